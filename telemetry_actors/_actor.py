@@ -1,0 +1,95 @@
+"""The experiment actor: one task that drains its mailbox in batches.
+
+An incarnation runs until it is cancelled (cleanup, runtime exit) or crashes.
+Crashes escape to the supervisor, which decides whether to start a new
+incarnation on the same cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import anyio
+import anyio.lowlevel
+
+from ._cell import ExperimentCell
+
+T = TypeVar("T")
+
+#: Messages handled between two yields to the event loop. Large enough that the
+#: per-batch cost vanishes, small enough that other tasks are not starved.
+BATCH_SIZE = 1024
+
+
+class InjectedCrash(RuntimeError):
+    """The failure ``testing.inject_crash`` makes an actor raise."""
+
+
+class Call(Generic[T]):
+    """A control message or query: a function run by the actor, in mailbox order."""
+
+    __slots__ = ("_done", "_error", "_function", "_result")
+
+    def __init__(self, function: Callable[[ExperimentCell], T]) -> None:
+        self._function = function
+        self._done = anyio.Event()
+        self._result: T | None = None
+        self._error: BaseException | None = None
+
+    def run(self, cell: ExperimentCell) -> None:
+        """Run on the cell; an error goes back to the caller, never into the actor."""
+        try:
+            self._result = self._function(cell)
+        except Exception as error:
+            self._error = error
+        self._done.set()
+
+    def reject(self, error: BaseException) -> None:
+        """Answer without running (the experiment was cleaned up)."""
+        self._error = error
+        self._done.set()
+
+    async def outcome(self) -> T:
+        """Wait for the actor to run this call; return its result or raise its error."""
+        await self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._result  # type: ignore[return-value]
+
+
+async def run_actor(cell: ExperimentCell) -> None:
+    """Drain ``cell``'s mailbox forever; raise whatever crashes it."""
+    mailbox = cell.mailbox
+    queue = mailbox.queue
+    popleft = queue.popleft
+    collect = cell.collect
+    item: Any = None
+    try:
+        while True:
+            handled = 0
+            while queue:
+                if cell.crash_requested:
+                    cell.crash_requested = False
+                    raise InjectedCrash(f"crash injected into experiment {cell.id!r}")
+                item = popleft()
+                if type(item) is tuple:
+                    collect(item)
+                else:
+                    item.run(cell)
+                item = None
+                handled += 1
+                if handled == BATCH_SIZE:
+                    cell.messages_handled += handled
+                    handled = 0
+                    await anyio.lowlevel.checkpoint()
+            cell.messages_handled += handled
+            if cell.crash_requested:
+                cell.crash_requested = False
+                raise InjectedCrash(f"crash injected into experiment {cell.id!r}")
+            await mailbox.wait()
+    except Exception:
+        if type(item) is tuple:
+            # The event being processed when the actor crashed is lost: count it.
+            mailbox.count_drops(1)
+        raise

@@ -1,0 +1,181 @@
+"""Post-hoc analysis of stored events: ``calculate_metrics`` and ``compare_experiments``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from ._enrichment import token_counts
+from ._results import (
+    Comparison,
+    CostMetrics,
+    LatencyMetrics,
+    Metrics,
+    ReliabilityMetrics,
+    Summary,
+    TokenMetrics,
+    TreatmentComparison,
+)
+from ._store import EventStore
+from ._streaming import dotted_counts, sla_flags
+from ._types import EventName
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """The ``q``-quantile (0..1) of sorted data, interpolating linearly (numpy's default)."""
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    fraction = position - low
+    below, above = ordered[low], ordered[high]
+    # numpy interpolates from the nearer neighbour, which keeps exact values exact.
+    if fraction >= 0.5:
+        return above - (above - below) * (1 - fraction)
+    return below + (above - below) * fraction
+
+
+def sample_std_dev(values: Sequence[float], mean: float) -> float:
+    """Sample standard deviation (n - 1) by a second pass; 0.0 for one value."""
+    if len(values) < 2:
+        return 0.0
+    return math.sqrt(math.fsum((x - mean) ** 2 for x in values) / (len(values) - 1))
+
+
+def latency_metrics(latencies: list[float]) -> LatencyMetrics:
+    """Distribution of the given latencies. O(n log n)."""
+    if not latencies:
+        return LatencyMetrics()
+    ordered = sorted(latencies)
+    mean = math.fsum(ordered) / len(ordered)
+    median = percentile(ordered, 0.5)
+    return LatencyMetrics(
+        count=len(ordered),
+        mean=mean,
+        median=median,
+        std_dev=sample_std_dev(ordered, mean),
+        min=ordered[0],
+        max=ordered[-1],
+        p50=median,
+        p90=percentile(ordered, 0.90),
+        p95=percentile(ordered, 0.95),
+        p99=percentile(ordered, 0.99),
+    )
+
+
+def cost_metrics(costs: list[float]) -> CostMetrics:
+    """Totals and per-request cost of the given costs. O(n log n)."""
+    if not costs:
+        return CostMetrics()
+    total = math.fsum(costs)
+    mean = total / len(costs)
+    return CostMetrics(
+        count=len(costs),
+        total=total,
+        mean_per_request=mean,
+        median_per_request=percentile(sorted(costs), 0.5),
+        cost_per_1k_requests=mean * 1_000,
+        cost_per_1m_requests=mean * 1_000_000,
+    )
+
+
+def reliability_metrics(total_events: int, successes: list[bool | None]) -> ReliabilityMetrics:
+    """Success counts; rates over events whose ``success`` is a bool. O(n)."""
+    successful = successes.count(True)
+    failed = successes.count(False)
+    judged = successful + failed
+    rate = successful / judged if judged else None
+    sla_99, sla_999, sla_9999 = sla_flags(rate)
+    return ReliabilityMetrics(
+        total_requests=total_events,
+        successful=successful,
+        failed=failed,
+        success_rate=rate,
+        failure_rate=failed / judged if judged else None,
+        sla_99=sla_99,
+        sla_999=sla_999,
+        sla_9999=sla_9999,
+    )
+
+
+def token_metrics(store: EventStore) -> TokenMetrics:
+    """Token totals and means over events with token counts. O(n)."""
+    count = 0
+    # Start from int 0 so that int token counts add up to ints.
+    prompt: float = 0
+    completion: float = 0
+    total: float = 0
+    for event in store.events:
+        try:
+            counts = token_counts(event.metadata)
+        except Exception:
+            counts = None  # a hostile mapping: no usable tokens
+        if counts is None:
+            continue
+        count += 1
+        prompt += counts[0]
+        completion += counts[1]
+        total += counts[2]
+    if count == 0:
+        return TokenMetrics()
+    return TokenMetrics(
+        count=count,
+        total_prompt=prompt,
+        total_completion=completion,
+        total=total,
+        mean_prompt=prompt / count,
+        mean_completion=completion / count,
+        mean_total=total / count,
+    )
+
+
+def calculate_metrics(store: EventStore) -> Metrics:
+    """Every metric over the stored events. O(n log n) for the percentiles."""
+    counts: dict[EventName, int] = {}
+    for event in store.events:
+        counts[event.event_name] = counts.get(event.event_name, 0) + 1
+    event_types = dotted_counts(counts)
+    time_range = store.time_range()
+    duration = 0.0
+    if time_range is not None and len(store) >= 2:
+        duration = (time_range[1] - time_range[0]) / 1_000_000
+    summary = Summary(
+        total_events=len(store),
+        time_range=time_range,
+        duration_seconds=duration,
+        event_types=event_types,
+    )
+    return Metrics(
+        summary=summary,
+        latency=latency_metrics([x for x in store.latencies if x is not None]),
+        cost=cost_metrics([x for x in store.costs if x is not None]),
+        reliability=reliability_metrics(len(store), store.successes),
+        tokens=token_metrics(store),
+        events=dict(event_types),
+    )
+
+
+def percent_change(baseline: float | None, treatment: float | None) -> float | None:
+    """(treatment - baseline) / baseline · 100; None when either is None or baseline is 0."""
+    if baseline is None or treatment is None or baseline == 0:
+        return None
+    return (treatment - baseline) / baseline * 100
+
+
+def compare(ids: Sequence[str], metrics: Sequence[Metrics]) -> Comparison:
+    """Each experiment after the first, measured against the first."""
+    baseline = metrics[0]
+    deltas: dict[str, TreatmentComparison] = {}
+    for index, treatment in enumerate(metrics[1:], start=1):
+        deltas[f"treatment_{index}"] = TreatmentComparison(
+            latency_improvement_pct=percent_change(baseline.latency.mean, treatment.latency.mean),
+            cost_difference_usd=treatment.cost.total - baseline.cost.total,
+            success_rate_improvement_pct=percent_change(
+                baseline.reliability.success_rate, treatment.reliability.success_rate
+            ),
+            event_count_difference=treatment.summary.total_events - baseline.summary.total_events,
+        )
+    return Comparison(
+        experiments=list(ids),
+        individual=dict(zip(ids, metrics, strict=True)),
+        comparison=deltas,
+    )

@@ -1,0 +1,92 @@
+"""Archives: an experiment and its events as JSON Lines, and loading them back.
+
+Line 1 is ``{"type": "experiment_metadata", "data": {...}}``; every further line
+is ``{"type": "event", "data": {...}}``. Loading validates the whole file
+before anything is registered, so a bad file loads nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from ._event import Event
+from ._experiment import Experiment
+from ._export import event_record, jsonl_lines
+from ._names import normalize_event_name
+from ._plain import plain_fields
+
+
+class _MetadataLine(msgspec.Struct, tag_field="type", tag="experiment_metadata"):
+    data: Experiment
+
+
+class _EventLine(msgspec.Struct, tag_field="type", tag="event"):
+    data: Event
+
+
+_first_line_decoder = msgspec.json.Decoder(_MetadataLine)
+_event_line_decoder = msgspec.json.Decoder(_EventLine)
+
+
+def experiment_record(experiment: Experiment) -> dict[str, Any]:
+    """The experiment as JSON-ready builtins."""
+    record: dict[str, Any] = msgspec.to_builtins(experiment)
+    record["metadata"] = plain_fields(experiment.metadata)
+    record["metrics_config"] = plain_fields(experiment.metrics_config)
+    return record
+
+
+def write_archive(experiment: Experiment, events: Sequence[Event], path: Path) -> Path:
+    """Write the archive file, creating parent folders."""
+    lines: list[dict[str, Any]] = [
+        {"type": "experiment_metadata", "data": experiment_record(experiment)}
+    ]
+    lines.extend({"type": "event", "data": event_record(event)} for event in events)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(jsonl_lines(lines))
+    return path
+
+
+def read_archive(path: Path) -> tuple[Experiment, list[Event]]:
+    """Parse and validate a whole archive file.
+
+    Raises:
+        ValueError: the file is not a well-formed archive; the message names
+            ``line N`` for the first bad line.
+        OSError: the file cannot be read.
+    """
+    content = path.read_bytes()
+    lines = content.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if not lines:
+        raise ValueError(f"{path}: line 1: empty file, expected an experiment_metadata line")
+    experiment = _decode(path, 1, lines[0], _first_line_decoder).data
+    events: list[Event] = []
+    for number, line in enumerate(lines[1:], start=2):
+        event = _decode(path, number, line, _event_line_decoder).data
+        try:
+            normalize_event_name(event.event_name)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: line {number}: {error}") from None
+        if event.experiment_id != experiment.id:
+            raise ValueError(
+                f"{path}: line {number}: event belongs to experiment "
+                f"{event.experiment_id!r}, not {experiment.id!r}"
+            )
+        events.append(event)
+    return experiment, events
+
+
+def _decode(path: Path, number: int, line: bytes, decoder: msgspec.json.Decoder[Any]) -> Any:
+    try:
+        return decoder.decode(line)
+    except msgspec.DecodeError as error:
+        expected: Literal["experiment_metadata", "event"] = (
+            "experiment_metadata" if number == 1 else "event"
+        )
+        raise ValueError(f"{path}: line {number}: not a valid {expected} line: {error}") from None

@@ -1,0 +1,105 @@
+"""Everything of one experiment that outlives an actor incarnation.
+
+The supervisor may replace the actor task after a crash; the experiment
+record, its store, its statistics and its mailbox live here so that a restart
+loses nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from typing import Any
+
+import anyio
+import msgspec
+
+from ._enrichment import Enricher
+from ._event import Event
+from ._experiment import Experiment, ExperimentStatus
+from ._mailbox import Mailbox
+from ._names import NamePattern
+from ._store import EventStore
+from ._streaming import StreamingStats
+from ._types import RawEvent
+
+
+class ExperimentCell:
+    """State of one experiment: record, store, statistics, mailbox, supervision data."""
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        patterns: tuple[NamePattern, ...],
+        mailbox: Mailbox,
+        enricher: Enricher,
+        sampling_rate: float,
+        sampling_seed: int | None,
+    ) -> None:
+        self.experiment = experiment
+        self.patterns = patterns
+        self.mailbox = mailbox
+        self.enricher = enricher
+        self.store = EventStore()
+        self.stats = StreamingStats()
+        self.sampling_rate = sampling_rate
+        self.sampler = random.Random(sampling_seed)
+        # Events are collected only while RUNNING, judged in mailbox order.
+        self.collecting = experiment.status is ExperimentStatus.RUNNING
+        # Supervision bookkeeping.
+        self.has_actor = True
+        self.crash_requested = False
+        self.crash_times: deque[float] = deque()
+        self.last_crash: str | None = None
+        self.supervisor_reacted: list[anyio.Event] = []
+        self.cancel_scope = anyio.CancelScope()
+        self.messages_handled = 0
+        self.processing_seconds = 0.0
+
+    @property
+    def id(self) -> str:
+        """The experiment's id."""
+        return self.experiment.id
+
+    def set_status(self, experiment: Experiment) -> Experiment:
+        """Replace the record after a transition; keep ``collecting`` in step."""
+        self.experiment = experiment
+        self.collecting = experiment.status is ExperimentStatus.RUNNING
+        return experiment
+
+    def collect(self, raw: RawEvent) -> None:
+        """Enrich, store and count one emitted event, unless not collecting or sampled out."""
+        if not self.collecting:
+            return
+        if self.sampling_rate < 1.0 and self.sampler.random() >= self.sampling_rate:
+            return
+        event = self.enricher.enrich(*raw)
+        self.store.add(event)
+        self.stats.add(event)
+
+    def insert(self, event: Event) -> Event:
+        """Store an event as given (no enrichment) and count it."""
+        self.store.add(event)
+        self.stats.add(event)
+        return event
+
+    def note_restart(self) -> None:
+        """Count one restart in the experiment record."""
+        self.experiment = msgspec.structs.replace(
+            self.experiment, restarts=self.experiment.restarts + 1
+        )
+
+    def notify_supervisor_reacted(self) -> None:
+        """Release everyone waiting for the supervisor's reaction to a crash."""
+        waiters, self.supervisor_reacted = self.supervisor_reacted, []
+        for waiter in waiters:
+            waiter.set()
+
+    def describe(self) -> dict[str, Any]:
+        """Supervision figures for diagnostics."""
+        return {
+            "restarts": self.experiment.restarts,
+            "last_crash": self.last_crash,
+            "mailbox_depth": len(self.mailbox.queue),
+            "dropped": self.mailbox.dropped,
+        }

@@ -1,0 +1,127 @@
+"""An experiment's bounded mailbox: a deque that any thread may put events into.
+
+Why a deque and not an ``asyncio.Queue``: ``deque.append`` is atomic under the
+GIL and costs tens of nanoseconds from any thread, while a queue would need
+``call_soon_threadsafe`` per event from foreign threads. The actor sleeps only
+when the deque is empty, and a sleeping actor is woken once per batch, not
+once per event.
+
+Only events are bounded: control messages and queries are always accepted,
+so they are never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+
+from ._types import RawEvent
+
+
+def _thread_safe_scheduler() -> Callable[[Callable[[], None]], Any]:
+    """A function that runs a callback soon on the current event loop, from any thread."""
+    native = anyio.lowlevel.current_token().native_token
+    if isinstance(native, asyncio.AbstractEventLoop):
+        return native.call_soon_threadsafe
+    run_sync_soon: Callable[[Callable[[], None]], Any] = getattr(native, "run_sync_soon")  # noqa: B009
+    return run_sync_soon  # trio's TrioToken
+
+
+class Mailbox:
+    """A FIFO of raw events and messages for one experiment actor.
+
+    Must be created inside the event loop that runs the actor.
+    """
+
+    __slots__ = (
+        "_drop_lock",
+        "_loop_thread",
+        "_schedule",
+        "_wakeup",
+        "capacity",
+        "dropped",
+        "high_water",
+        "queue",
+        "sleeping",
+    )
+
+    def __init__(self, capacity: int) -> None:
+        self.queue: deque[Any] = deque()
+        self.capacity = capacity
+        self.dropped = 0
+        self.high_water = 0
+        self.sleeping = False
+        self._drop_lock = threading.Lock()
+        self._wakeup = anyio.Event()
+        self._loop_thread = threading.get_ident()
+        self._schedule = _thread_safe_scheduler()
+
+    def put_event(self, raw: RawEvent) -> None:
+        """Queue an event from any thread; drop and count it when the mailbox is full.
+
+        Never blocks, never raises. Concurrent threads may overshoot the
+        capacity by at most one event each.
+        """
+        queue = self.queue
+        if len(queue) >= self.capacity:
+            self.count_drops(1)
+            return
+        queue.append(raw)
+        if self.sleeping:
+            self.wake()
+
+    def put_message(self, message: object) -> None:
+        """Queue a control message or query (loop thread only); never dropped."""
+        self.queue.append(message)
+        if self.sleeping:
+            self.wake()
+
+    def count_drops(self, n: int) -> None:
+        """Add ``n`` to the drop count, exactly, whatever thread calls it."""
+        with self._drop_lock:
+            self.dropped += n
+
+    def wake(self) -> None:
+        """Wake the sleeping actor, from any thread."""
+        self.sleeping = False
+        if threading.get_ident() == self._loop_thread:
+            self._wakeup.set()
+            return
+        try:
+            self._schedule(self._set_wakeup)
+        except RuntimeError:
+            # The loop has closed: the runtime is gone and counts what it left behind.
+            pass
+
+    def _set_wakeup(self) -> None:
+        self._wakeup.set()
+
+    async def wait(self) -> None:
+        """Sleep until something is queued (actor only)."""
+        self._wakeup = anyio.Event()
+        self.sleeping = True
+        # Re-check after announcing sleep: an emitter that appended before it saw
+        # ``sleeping`` is caught here, one that appended after will wake us.
+        if self.queue:
+            self.sleeping = False
+            return
+        await self._wakeup.wait()
+        self.sleeping = False
+
+    def take_events_out(self) -> tuple[int, list[Any]]:
+        """Empty the mailbox; return (events removed, the messages among them)."""
+        events = 0
+        messages: list[Any] = []
+        while self.queue:
+            item = self.queue.popleft()
+            if type(item) is tuple:
+                events += 1
+            else:
+                messages.append(item)
+        return events, messages

@@ -1,0 +1,151 @@
+"""Result types returned by metrics, analysis and comparison calls.
+
+All are frozen ``msgspec.Struct`` classes: attribute access, and
+``msgspec.to_builtins(result)`` gives plain dicts and lists.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class StreamingLatency(msgspec.Struct, frozen=True):
+    """Online latency statistics (ms); all but ``count`` are None while empty."""
+
+    count: int = 0
+    mean: float | None = None
+    std_dev: float | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class StreamingCost(msgspec.Struct, frozen=True):
+    """Online cost statistics (USD) over events that have a cost."""
+
+    count: int = 0
+    total: float = 0.0
+    mean_per_request: float | None = None
+    cost_per_1k_requests: float | None = None
+    cost_per_1m_requests: float | None = None
+
+
+class StreamingReliability(msgspec.Struct, frozen=True):
+    """Online success statistics over events whose ``success`` is a bool."""
+
+    total_requests: int = 0
+    successful: int = 0
+    failed: int = 0
+    success_rate: float | None = None
+    sla_99: bool | None = None
+    sla_999: bool | None = None
+    sla_9999: bool | None = None
+
+
+class StreamingMetrics(msgspec.Struct, frozen=True):
+    """Live statistics of one experiment, kept in O(1) memory per metric."""
+
+    latency: StreamingLatency
+    cost: StreamingCost
+    reliability: StreamingReliability
+    event_counts: dict[str, int]
+    dropped: int
+
+
+class Summary(msgspec.Struct, frozen=True):
+    """Counts and time span of an experiment's events."""
+
+    total_events: int
+    time_range: tuple[int, int] | None
+    duration_seconds: float
+    event_types: dict[str, int]
+
+
+class LatencyMetrics(msgspec.Struct, frozen=True):
+    """Latency distribution (ms); percentiles interpolate linearly (numpy's default)."""
+
+    count: int = 0
+    mean: float | None = None
+    median: float | None = None
+    std_dev: float | None = None
+    min: float | None = None
+    max: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+class CostMetrics(msgspec.Struct, frozen=True):
+    """Cost distribution (USD) over events that have a cost."""
+
+    count: int = 0
+    total: float = 0.0
+    mean_per_request: float | None = None
+    median_per_request: float | None = None
+    cost_per_1k_requests: float | None = None
+    cost_per_1m_requests: float | None = None
+
+
+class ReliabilityMetrics(msgspec.Struct, frozen=True):
+    """Success and failure counts; rates over events whose ``success`` is a bool."""
+
+    total_requests: int = 0
+    successful: int = 0
+    failed: int = 0
+    success_rate: float | None = None
+    failure_rate: float | None = None
+    sla_99: bool | None = None
+    sla_999: bool | None = None
+    sla_9999: bool | None = None
+
+
+class TokenMetrics(msgspec.Struct, frozen=True):
+    """Token totals and means over events that carry token counts."""
+
+    count: int = 0
+    total_prompt: float = 0
+    total_completion: float = 0
+    total: float = 0
+    mean_prompt: float | None = None
+    mean_completion: float | None = None
+    mean_total: float | None = None
+
+
+class Metrics(msgspec.Struct, frozen=True):
+    """Everything ``calculate_metrics`` derives from an experiment's stored events."""
+
+    summary: Summary
+    latency: LatencyMetrics
+    cost: CostMetrics
+    reliability: ReliabilityMetrics
+    tokens: TokenMetrics
+    events: dict[str, int]
+
+
+class WindowMetrics(msgspec.Struct, frozen=True):
+    """Aggregates of the events in ``[window_start, window_end)``."""
+
+    window_start: int
+    window_end: int
+    event_count: int
+    mean_latency: float | None
+    total_cost: float
+    success_count: int
+    failure_count: int
+
+
+class TreatmentComparison(msgspec.Struct, frozen=True):
+    """One treatment measured against the baseline (the first id)."""
+
+    latency_improvement_pct: float | None
+    cost_difference_usd: float
+    success_rate_improvement_pct: float | None
+    event_count_difference: int
+
+
+class Comparison(msgspec.Struct, frozen=True):
+    """``compare_experiments`` result: each experiment's metrics and each treatment's deltas."""
+
+    experiments: list[str]
+    individual: dict[str, Metrics]
+    comparison: dict[str, TreatmentComparison]
