@@ -22,13 +22,17 @@ from ._types import EventName
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
-    """The ``q``-quantile (0..1) of sorted data, interpolating linearly (numpy's default)."""
+    """The ``q``-quantile (0..1) of sorted data, interpolating linearly.
+
+    Follows numpy's default method step for step, so results match it bit for bit.
+    """
     position = (len(ordered) - 1) * q
+    if position >= len(ordered) - 1:
+        return ordered[-1]
     low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
+    below, above = ordered[low], ordered[low + 1]
     fraction = position - low
-    below, above = ordered[low], ordered[high]
-    # numpy interpolates from the nearer neighbour, which keeps exact values exact.
+    # Interpolating from the nearer neighbour keeps exact values exact.
     if fraction >= 0.5:
         return above - (above - below) * (1 - fraction)
     return below + (above - below) * fraction
