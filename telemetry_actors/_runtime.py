@@ -15,7 +15,6 @@ from typing import Any, Self, TypeVar
 import anyio
 import anyio.to_thread
 import msgspec
-from anyio.abc import TaskGroup
 
 from . import _analysis, _handlers, _windowed
 from ._archive import read_archive, write_archive
@@ -32,6 +31,7 @@ from ._experiment import (
     stopped,
 )
 from ._export import check_format, default_path, write_events
+from ._host import SupervisorHost
 from ._mailbox import Mailbox
 from ._names import compile_patterns, normalize_event_name
 from ._pricing import merge_pricing
@@ -132,7 +132,7 @@ class Runtime:
         self._close_timeout = _positive_seconds("close_timeout", close_timeout)
         self._state = RuntimeState.UNOPENED
         self._registry = Registry()
-        self._task_group: TaskGroup | None = None
+        self._host = SupervisorHost()
         self._supervisor: Supervisor | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -146,9 +146,7 @@ class Runtime:
         now = self._clock()
         if isinstance(now, bool) or not isinstance(now, int):
             raise TypeError(f"clock must return int µs since the epoch, got {now!r}")
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
+        task_group = await self._host.start()
         self._supervisor = Supervisor(task_group, self._max_restarts, self._restart_window_s)
         self._state = RuntimeState.OPEN
         return self
@@ -162,13 +160,11 @@ class Runtime:
         if self._state is not RuntimeState.OPEN:
             raise RuntimeClosedError(f"this Runtime is already {self._state.value}")
         self._state = RuntimeState.CLOSING
-        assert self._task_group is not None
         try:
             with anyio.CancelScope(shield=True):
                 await self._drain()
         finally:
-            self._task_group.cancel_scope.cancel()
-            await self._task_group.__aexit__(None, None, None)
+            await self._host.stop()
             self._state = RuntimeState.CLOSED
 
     async def _drain(self) -> None:
