@@ -18,6 +18,7 @@ from ._types import EventName
 _PROMPT_KEYS = ("prompt", "prompt_tokens", "input_tokens")
 _COMPLETION_KEYS = ("completion", "completion_tokens", "output_tokens")
 _TOTAL_KEYS = ("total", "total_tokens")
+_COPIED_KEYS = ("session_id", "user_id", "sample_id", "cohort", "model", "provider")
 _MISSING: Any = object()
 
 
@@ -55,27 +56,35 @@ def _token_count(value: object) -> float | None:
     return finite_number(value)
 
 
-def _first_count(tokens: Mapping[str, Any], keys: tuple[str, ...]) -> float | None:
+_INVALID: Any = object()
+
+
+def _first_count(tokens: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    # The first alias present decides: its count, or _INVALID for an unusable value.
     for key in keys:
         value = tokens.get(key, _MISSING)
         if value is not _MISSING:
-            return _token_count(value)
+            count = _token_count(value)
+            return _INVALID if count is None else count
     return None
 
 
 def token_counts(metadata: Mapping[str, Any]) -> tuple[float, float, float] | None:
-    """(prompt, completion, total) from ``metadata["tokens"]``, or None without any count.
+    """(prompt, completion, total) from ``metadata["tokens"]``, or None.
 
     Accepts ``prompt``/``completion``/``total``, ``prompt_tokens``/… and
     ``input_tokens``/``output_tokens``; a missing part counts as 0 and a
-    missing total is prompt + completion.
+    missing total is prompt + completion. None when there is no count, or when
+    any count given is of the wrong type, NaN or infinite.
     """
     tokens = metadata.get("tokens")
-    if not isinstance(tokens, Mapping):
+    if tokens is None or not (type(tokens) is dict or isinstance(tokens, Mapping)):
         return None
     prompt = _first_count(tokens, _PROMPT_KEYS)
     completion = _first_count(tokens, _COMPLETION_KEYS)
     total = _first_count(tokens, _TOTAL_KEYS)
+    if _INVALID in (prompt, completion, total):
+        return None
     if prompt is None and completion is None and total is None:
         return None
     prompt = prompt or 0
@@ -173,7 +182,12 @@ class Enricher:
         """Build the stored :class:`Event` for one emitted event. Never raises."""
         measured = _copied(measurements)
         meta = _copied(metadata)
-        get = meta.get
+        try:
+            context = [meta.get(key) for key in _COPIED_KEYS]
+        except Exception:
+            # A key whose __eq__ raises shadows a copied name: copy nothing.
+            context = [None] * len(_COPIED_KEYS)
+        session_id, user_id, sample_id, cohort, model, provider = context
         return Event(
             event_id=new_event_id(),
             event_name=name,
@@ -187,10 +201,10 @@ class Enricher:
             latency_ms=_guarded(latency_ms, measured),
             cost_usd=_guarded(cost_usd, measured, meta, self.pricing),
             success=_guarded(success, measured, meta),
-            session_id=get("session_id"),
-            user_id=get("user_id"),
-            sample_id=get("sample_id"),
-            cohort=get("cohort"),
-            model=get("model"),
-            provider=get("provider"),
+            session_id=session_id,
+            user_id=user_id,
+            sample_id=sample_id,
+            cohort=cohort,
+            model=model,
+            provider=provider,
         )
