@@ -38,11 +38,18 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return below + (above - below) * fraction
 
 
-def sample_std_dev(values: Sequence[float], mean: float) -> float:
-    """Sample standard deviation (n - 1) by a second pass; 0.0 for one value."""
-    if len(values) < 2:
+def sample_std_dev(ordered: Sequence[float], mean: float) -> float:
+    """Sample standard deviation (n - 1) of sorted data; 0.0 for one value or equal values.
+
+    Two passes with the rounding of the mean corrected (the "corrected two-pass"
+    algorithm), so equal values give exactly 0.0, as Welford's method does.
+    """
+    if len(ordered) < 2 or ordered[0] == ordered[-1]:
         return 0.0
-    return math.sqrt(math.fsum((x - mean) ** 2 for x in values) / (len(values) - 1))
+    deviations = [x - mean for x in ordered]
+    squares = math.fsum(d * d for d in deviations)
+    correction = math.fsum(deviations) ** 2 / len(ordered)
+    return math.sqrt(max(squares - correction, 0.0) / (len(ordered) - 1))
 
 
 def latency_metrics(latencies: list[float]) -> LatencyMetrics:
