@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from ._enrichment import token_counts
 from ._results import (
@@ -19,6 +19,15 @@ from ._results import (
 from ._store import EventStore
 from ._streaming import dotted_counts, sla_flags
 from ._types import EventName
+
+
+def float_sum(values: Iterable[float]) -> float:
+    """An exactly rounded sum (``math.fsum``); ``inf`` where it overflows."""
+    items = list(values)
+    try:
+        return math.fsum(items)
+    except OverflowError:  # finite values whose sum exceeds the float range
+        return sum(items)
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
@@ -47,8 +56,9 @@ def sample_std_dev(ordered: Sequence[float], mean: float) -> float:
     if len(ordered) < 2 or ordered[0] == ordered[-1]:
         return 0.0
     deviations = [x - mean for x in ordered]
-    squares = math.fsum(d * d for d in deviations)
-    correction = math.fsum(deviations) ** 2 / len(ordered)
+    squares = float_sum(d * d for d in deviations)
+    deviation_sum = float_sum(deviations)
+    correction = deviation_sum * deviation_sum / len(ordered)
     return math.sqrt(max(squares - correction, 0.0) / (len(ordered) - 1))
 
 
@@ -57,7 +67,7 @@ def latency_metrics(latencies: list[float]) -> LatencyMetrics:
     if not latencies:
         return LatencyMetrics()
     ordered = sorted(latencies)
-    mean = math.fsum(ordered) / len(ordered)
+    mean = float_sum(ordered) / len(ordered)
     median = percentile(ordered, 0.5)
     return LatencyMetrics(
         count=len(ordered),
@@ -77,11 +87,11 @@ def cost_metrics(costs: list[float]) -> CostMetrics:
     """Totals and per-request cost of the given costs. O(n log n)."""
     if not costs:
         return CostMetrics()
-    total = math.fsum(costs)
-    mean = total / len(costs)
+    cost_total = float_sum(costs)
+    mean = cost_total / len(costs)
     return CostMetrics(
         count=len(costs),
-        total=total,
+        total=cost_total,
         mean_per_request=mean,
         median_per_request=percentile(sorted(costs), 0.5),
         cost_per_1k_requests=mean * 1_000,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
@@ -28,8 +28,9 @@ class _EventLine(msgspec.Struct, tag_field="type", tag="event"):
     data: Event
 
 
-_first_line_decoder = msgspec.json.Decoder(_MetadataLine)
-_event_line_decoder = msgspec.json.Decoder(_EventLine)
+# Decoding into the union makes the "type" tag required (a lone tagged struct
+# would accept a line without it); the caller then checks which line came back.
+_line_decoder = msgspec.json.Decoder(_MetadataLine | _EventLine)
 
 
 def experiment_record(experiment: Experiment) -> dict[str, Any]:
@@ -65,10 +66,10 @@ def read_archive(path: Path) -> tuple[Experiment, list[Event]]:
         lines.pop()
     if not lines:
         raise ValueError(f"{path}: line 1: empty file, expected an experiment_metadata line")
-    experiment = _decode(path, 1, lines[0], _first_line_decoder).data
+    experiment = _decode(path, 1, lines[0], _MetadataLine).data
     events: list[Event] = []
     for number, line in enumerate(lines[1:], start=2):
-        event = _decode(path, number, line, _event_line_decoder).data
+        event = _decode(path, number, line, _EventLine).data
         try:
             normalize_event_name(event.event_name)
         except (TypeError, ValueError) as error:
@@ -82,11 +83,12 @@ def read_archive(path: Path) -> tuple[Experiment, list[Event]]:
     return experiment, events
 
 
-def _decode(path: Path, number: int, line: bytes, decoder: msgspec.json.Decoder[Any]) -> Any:
+def _decode(path: Path, number: int, line: bytes, expected: type[Any]) -> Any:
+    kind = "experiment_metadata" if expected is _MetadataLine else "event"
     try:
-        return decoder.decode(line)
+        decoded = _line_decoder.decode(line)
     except msgspec.DecodeError as error:
-        expected: Literal["experiment_metadata", "event"] = (
-            "experiment_metadata" if number == 1 else "event"
-        )
-        raise ValueError(f"{path}: line {number}: not a valid {expected} line: {error}") from None
+        raise ValueError(f"{path}: line {number}: not a valid {kind} line: {error}") from None
+    if not isinstance(decoded, expected):
+        raise ValueError(f"{path}: line {number}: expected a {kind!r} line")
+    return decoded

@@ -52,9 +52,13 @@ def check_format(format: str) -> Format:
     raise ValueError(f"unknown export format {format!r}; use 'csv' or 'jsonl'")
 
 
+#: File systems cap a name at 255 bytes; leave room for the time stamp and suffix.
+MAX_STEM_LENGTH = 120
+
+
 def safe_file_stem(name: str) -> str:
-    """``name`` reduced to ``[A-Za-z0-9._-]`` so that it cannot leave its folder."""
-    stem = _UNSAFE_NAME_CHARS.sub("_", name).strip(".")
+    """``name`` reduced to ``[A-Za-z0-9._-]`` (and shortened) so it cannot leave its folder."""
+    stem = _UNSAFE_NAME_CHARS.sub("_", name).strip(".")[:MAX_STEM_LENGTH]
     return stem or "experiment"
 
 

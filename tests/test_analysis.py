@@ -19,6 +19,7 @@ from telemetry_actors import (
     ReliabilityMetrics,
     Runtime,
     TokenMetrics,
+    emit,
 )
 from telemetry_actors._analysis import percentile
 from tests.conftest import BASE_US
@@ -426,3 +427,16 @@ async def test_comparison_to_builtins_gives_plain_data(rt: Runtime, three: list[
         "success_rate_improvement_pct",
         "event_count_difference",
     }
+
+
+async def test_huge_finite_values_do_not_crash_calculate_metrics(rt: Runtime) -> None:
+    # Squares and sums of finite values can exceed the float range: the result
+    # is inf, never an OverflowError.
+    exp = await rt.start_experiment("huge")
+    emit("req_llm.request.stop", {"duration": 1e300}, {"cost": 1.7e308})
+    emit("req_llm.request.stop", {"duration": 1e6}, {"cost": 1.7e308})
+    await rt.flush()
+    metrics = await rt.calculate_metrics(exp.id)
+    assert metrics.latency.count == 2
+    assert metrics.latency.std_dev == math.inf
+    assert metrics.cost.total == math.inf
