@@ -18,6 +18,7 @@ from ._experiment import Experiment as Experiment
 from ._experiment import ExperimentStatus as ExperimentStatus
 from ._handlers import emit as emit
 from ._pricing import BUILTIN_PRICING as BUILTIN_PRICING
+from ._results import ActorStatistics as ActorStatistics
 from ._results import Comparison as Comparison
 from ._results import CostMetrics as CostMetrics
 from ._results import LatencyMetrics as LatencyMetrics
@@ -43,6 +44,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BUILTIN_PRICING",
     "STANDARD_EVENTS",
+    "ActorStatistics",
     "AlreadyPausedError",
     "Comparison",
     "CostMetrics",

@@ -8,6 +8,7 @@ incarnation on the same cell.
 from __future__ import annotations
 
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -58,6 +59,13 @@ class Call(Generic[T]):
         return self._result  # type: ignore[return-value]
 
 
+def _note_depth(cell: ExperimentCell) -> None:
+    mailbox = cell.mailbox
+    depth = len(mailbox.queue)
+    if depth > mailbox.high_water:
+        mailbox.high_water = depth
+
+
 async def run_actor(cell: ExperimentCell) -> None:
     """Drain ``cell``'s mailbox forever; raise whatever crashes it."""
     mailbox = cell.mailbox
@@ -67,6 +75,8 @@ async def run_actor(cell: ExperimentCell) -> None:
     item: Any = None
     try:
         while True:
+            _note_depth(cell)
+            started = perf_counter()
             handled = 0
             while queue:
                 if cell.crash_requested:
@@ -80,10 +90,12 @@ async def run_actor(cell: ExperimentCell) -> None:
                 item = None
                 handled += 1
                 if handled == BATCH_SIZE:
-                    cell.messages_handled += handled
-                    handled = 0
+                    cell.record_batch(handled, perf_counter() - started)
                     await anyio.lowlevel.checkpoint()
-            cell.messages_handled += handled
+                    _note_depth(cell)
+                    started = perf_counter()
+                    handled = 0
+            cell.record_batch(handled, perf_counter() - started)
             if cell.crash_requested:
                 cell.crash_requested = False
                 raise InjectedCrash(f"crash injected into experiment {cell.id!r}")

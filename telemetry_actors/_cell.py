@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from typing import Any
 
 import anyio
 import msgspec
@@ -19,6 +18,7 @@ from ._event import Event
 from ._experiment import Experiment, ExperimentStatus
 from ._mailbox import Mailbox
 from ._names import NamePattern
+from ._results import ActorStatistics
 from ._store import EventStore
 from ._streaming import StreamingStats
 from ._types import RawEvent
@@ -95,11 +95,23 @@ class ExperimentCell:
         for waiter in waiters:
             waiter.set()
 
-    def describe(self) -> dict[str, Any]:
-        """Supervision figures for diagnostics."""
-        return {
-            "restarts": self.experiment.restarts,
-            "last_crash": self.last_crash,
-            "mailbox_depth": len(self.mailbox.queue),
-            "dropped": self.mailbox.dropped,
-        }
+    def record_batch(self, handled: int, seconds: float) -> None:
+        """Account one drained batch in the actor's own statistics."""
+        self.messages_handled += handled
+        self.processing_seconds += seconds
+
+    def statistics(self) -> ActorStatistics:
+        """The actor's own figures: mailbox, drops, restarts, processing time."""
+        mailbox = self.mailbox
+        return ActorStatistics(
+            experiment_id=self.id,
+            status=self.experiment.status,
+            mailbox_depth=len(mailbox.queue),
+            mailbox_high_water=mailbox.high_water,
+            mailbox_capacity=mailbox.capacity,
+            dropped=mailbox.dropped,
+            restarts=self.experiment.restarts,
+            last_crash=self.last_crash,
+            messages_handled=self.messages_handled,
+            processing_seconds=self.processing_seconds,
+        )

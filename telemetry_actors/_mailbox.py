@@ -86,6 +86,7 @@ class Mailbox:
         """Add ``n`` to the drop count, exactly, whatever thread calls it."""
         with self._drop_lock:
             self.dropped += n
+            self.high_water = max(self.high_water, self.capacity)
 
     def wake(self) -> None:
         """Wake the sleeping actor, from any thread."""

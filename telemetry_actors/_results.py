@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import msgspec
 
+from ._experiment import ExperimentStatus
+
 
 class StreamingLatency(msgspec.Struct, frozen=True):
     """Online latency statistics (ms); all but ``count`` are None while empty."""
@@ -149,3 +151,23 @@ class Comparison(msgspec.Struct, frozen=True):
     experiments: list[str]
     individual: dict[str, Metrics]
     comparison: dict[str, TreatmentComparison]
+
+
+class ActorStatistics(msgspec.Struct, frozen=True):
+    """How an experiment's actor is doing: the runtime observing itself.
+
+    ``mailbox_high_water`` is the deepest the mailbox was seen, at the actor's
+    batch boundaries, and equals the capacity once an event was dropped.
+    ``processing_seconds`` is the time the actor spent handling messages.
+    """
+
+    experiment_id: str
+    status: ExperimentStatus
+    mailbox_depth: int
+    mailbox_high_water: int
+    mailbox_capacity: int
+    dropped: int
+    restarts: int
+    last_crash: str | None
+    messages_handled: int
+    processing_seconds: float

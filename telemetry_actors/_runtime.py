@@ -37,7 +37,7 @@ from ._names import compile_patterns, normalize_event_name
 from ._pricing import merge_pricing
 from ._query import matching
 from ._registry import Registry
-from ._results import Comparison, Metrics, StreamingMetrics, WindowMetrics
+from ._results import ActorStatistics, Comparison, Metrics, StreamingMetrics, WindowMetrics
 from ._standard_events import STANDARD_EVENTS
 from ._streaming import StreamingStats
 from ._supervisor import Supervisor, retire
@@ -620,9 +620,17 @@ class Runtime:
 
     # ------------------------------------------------------------ diagnostics
 
-    async def statistics(self, experiment_id: str) -> dict[str, Any]:
-        """Supervision figures of one experiment: restarts, last crash, mailbox depth, drops."""
-        return await self._call(experiment_id, lambda cell: cell.describe())
+    async def statistics(self, experiment_id: str) -> ActorStatistics:
+        """How the experiment's actor is doing: mailbox depth and high-water mark,
+        drops, restarts with the last crash's reason, and processing time.
+
+        Answered at once, not behind queued events, so it stays live under a flood.
+
+        Raises:
+            ExperimentNotFoundError: unknown id.
+        """
+        self._check_open()
+        return self._registry.lookup(experiment_id).statistics()
 
 
 def _nothing(cell: ExperimentCell) -> None:
