@@ -73,6 +73,10 @@ def default_path(export_dir: Path, name: str, unix_seconds: int, extension: str)
     return path
 
 
+#: A text cell starting with one of these is a formula to a spreadsheet (CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -85,18 +89,41 @@ def _cell(value: Any) -> str:
     return safe_str(value)
 
 
-def _flatten(prefix: str, value: Any, row: dict[str, str]) -> None:
+def _is_number(value: Any) -> bool:
+    return type(value) is int or type(value) is float
+
+
+def _flatten(prefix: str, value: Any, row: dict[str, str], numeric: set[str]) -> None:
     if isinstance(value, Mapping):
         for key, item in value.items():
-            _flatten(f"{prefix}_{safe_str(key)}", item, row)
+            _flatten(f"{prefix}_{safe_str(key)}", item, row, numeric)
     elif isinstance(value, list):
         row[prefix] = ",".join(_cell(item) for item in value)
     else:
         row[prefix] = _cell(value)
+        if _is_number(value):
+            numeric.add(prefix)
 
 
-def csv_row(event: Event, flatten: bool) -> dict[str, str]:
-    """One event as CSV cells keyed by column name."""
+def neutralized(row: dict[str, str], numeric: set[str]) -> dict[str, str]:
+    """Quote text cells that a spreadsheet would run as formulas (``=1+1`` -> ``'=1+1``).
+
+    Cells written from numbers are left alone: ``-5.0`` stays a number.
+    """
+    for column, cell in row.items():
+        if cell.startswith(FORMULA_TRIGGERS) and column not in numeric:
+            row[column] = "'" + cell
+    return row
+
+
+def csv_row(event: Event, flatten: bool, neutralize: bool = True) -> dict[str, str]:
+    """One event as CSV cells keyed by column name.
+
+    With ``neutralize`` (the default), text cells that begin with ``=``, ``+``,
+    ``-``, ``@``, tab or carriage return get a leading ``'`` so that the file
+    cannot run formulas when opened in a spreadsheet.
+    """
+    numeric = {"timestamp"}
     row = {
         "event_id": event.event_id,
         "experiment_id": event.experiment_id,
@@ -105,32 +132,35 @@ def csv_row(event: Event, flatten: bool) -> dict[str, str]:
         "timestamp": str(event.timestamp),
         "datetime": datetime_from_us(event.timestamp).isoformat(timespec="microseconds"),
         "event_name": dotted(event.event_name),
-        "latency_ms": _cell(event.latency_ms),
-        "cost_usd": _cell(event.cost_usd),
         "success": _cell(event.success),
-        "model": _cell(event.model),
-        "provider": _cell(event.provider),
-        "sample_id": _cell(event.sample_id),
-        "session_id": _cell(event.session_id),
-        "cohort": _cell(event.cohort),
     }
+    for column, value in (
+        ("latency_ms", event.latency_ms),
+        ("cost_usd", event.cost_usd),
+        ("model", event.model),
+        ("provider", event.provider),
+        ("sample_id", event.sample_id),
+        ("session_id", event.session_id),
+        ("cohort", event.cohort),
+    ):
+        _flatten(column, value, row, numeric)
     fields = {
-        "metadata": plain_fields(event.metadata),
-        "measurement": plain_fields(event.measurements),
+        "metadata": plain_fields(event.metadata, keep_non_finite=flatten),
+        "measurement": plain_fields(event.measurements, keep_non_finite=flatten),
     }
     if flatten:
         for prefix, values in fields.items():
             for key, value in values.items():
-                _flatten(f"{prefix}_{key}", value, row)
+                _flatten(f"{prefix}_{key}", value, row, numeric)
     else:
         row["metadata"] = msgspec.json.encode(fields["metadata"]).decode()
         row["measurements"] = msgspec.json.encode(fields["measurement"]).decode()
-    return row
+    return neutralized(row, numeric) if neutralize else row
 
 
-def write_csv(events: Sequence[Event], path: Path, flatten: bool) -> None:
+def write_csv(events: Sequence[Event], path: Path, flatten: bool, neutralize: bool = True) -> None:
     """Write ``events`` as RFC 4180 CSV; the header is the sorted union of all columns."""
-    rows = [csv_row(event, flatten) for event in events]
+    rows = [csv_row(event, flatten, neutralize) for event in events]
     columns = sorted({column for row in rows for column in row})
     with path.open("w", encoding="utf-8", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=columns, restval="", lineterminator="\r\n")
@@ -163,11 +193,13 @@ def write_jsonl(events: Sequence[Event], path: Path) -> None:
     path.write_bytes(jsonl_lines(event_record(event) for event in events))
 
 
-def write_events(events: Sequence[Event], path: Path, format: Format, flatten: bool) -> Path:
+def write_events(
+    events: Sequence[Event], path: Path, format: Format, flatten: bool, neutralize: bool = True
+) -> Path:
     """Write ``events`` to ``path`` in ``format``, creating parent folders."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if format == "csv":
-        write_csv(events, path, flatten)
+        write_csv(events, path, flatten, neutralize)
     else:
         write_jsonl(events, path)
     return path

@@ -24,27 +24,38 @@ def safe_str(value: object) -> str:
         return f"<unprintable {type(value).__name__}>"
 
 
-def plain(value: Any, depth: int = 0, seen: frozenset[int] = frozenset()) -> Any:
-    """A JSON-representable copy of ``value`` (see the module docstring)."""
+def plain(
+    value: Any,
+    depth: int = 0,
+    seen: frozenset[int] = frozenset(),
+    keep_non_finite: bool = False,
+) -> Any:
+    """A JSON-representable copy of ``value`` (see the module docstring).
+
+    ``keep_non_finite`` keeps NaN and infinities as floats (CSV writes them as
+    numbers; JSON cannot).
+    """
     kind = type(value)
     if value is None or kind is str or kind is bool or kind is int:
         return value
     if kind is float:
-        return value if math.isfinite(value) else safe_str(value)
+        return value if keep_non_finite or math.isfinite(value) else safe_str(value)
     if kind is dict or kind is list or kind is tuple:
         if depth >= MAX_DEPTH or id(value) in seen:
             return safe_str(value)
         inner = seen | {id(value)}
         if kind is dict:
             return {
-                (key if type(key) is str else safe_str(key)): plain(item, depth + 1, inner)
+                (key if type(key) is str else safe_str(key)): plain(
+                    item, depth + 1, inner, keep_non_finite
+                )
                 for key, item in value.items()
             }
-        return [plain(item, depth + 1, inner) for item in value]
+        return [plain(item, depth + 1, inner, keep_non_finite) for item in value]
     return safe_str(value)
 
 
-def plain_fields(fields: dict[str, Any]) -> dict[str, Any]:
+def plain_fields(fields: dict[str, Any], keep_non_finite: bool = False) -> dict[str, Any]:
     """:func:`plain` for a measurements or metadata dict."""
-    result: dict[str, Any] = plain(fields)
+    result: dict[str, Any] = plain(fields, keep_non_finite=keep_non_finite)
     return result

@@ -524,15 +524,26 @@ class Runtime:
         *,
         path: str | Path | None = None,
         flatten: bool = True,
+        neutralize_formulas: bool = True,
     ) -> Path:
         """Write the experiment's events as ``"csv"`` or ``"jsonl"``; return the path.
+
+        With ``neutralize_formulas`` (the default), CSV text cells beginning with
+        ``=``, ``+``, ``-``, ``@``, tab or CR get a leading ``'``, so a spreadsheet
+        opening the file cannot run formulas; numbers are never changed.
 
         Raises:
             ValueError: unknown format.
             NoEventsError: the experiment has no events.
             ExperimentNotFoundError: unknown id.
         """
-        return await self.export_multiple([experiment_id], format, path=path, flatten=flatten)
+        return await self.export_multiple(
+            [experiment_id],
+            format,
+            path=path,
+            flatten=flatten,
+            neutralize_formulas=neutralize_formulas,
+        )
 
     async def export_multiple(
         self,
@@ -541,6 +552,7 @@ class Runtime:
         *,
         path: str | Path | None = None,
         flatten: bool = True,
+        neutralize_formulas: bool = True,
     ) -> Path:
         """Write the events of several experiments into one file; return the path.
 
@@ -571,7 +583,9 @@ class Runtime:
                 kind,
             )
         )
-        return await anyio.to_thread.run_sync(write_events, events, target, kind, flatten)
+        return await anyio.to_thread.run_sync(
+            write_events, events, target, kind, flatten, neutralize_formulas
+        )
 
     async def archive(self, experiment_id: str, *, path: str | Path | None = None) -> Path:
         """Write the experiment and its events to an archive; its status becomes ARCHIVED.
