@@ -91,11 +91,13 @@ async def run_actor(cell: ExperimentCell) -> None:
                 handled += 1
                 if handled == BATCH_SIZE:
                     cell.record_batch(handled, perf_counter() - started)
+                    mailbox.signal_room()
                     await anyio.lowlevel.checkpoint()
                     _note_depth(cell)
                     started = perf_counter()
                     handled = 0
             cell.record_batch(handled, perf_counter() - started)
+            mailbox.signal_room()
             if cell.crash_requested:
                 cell.crash_requested = False
                 raise InjectedCrash(f"crash injected into experiment {cell.id!r}")

@@ -106,6 +106,7 @@ class ExperimentCell:
         return ActorStatistics(
             experiment_id=self.id,
             status=self.experiment.status,
+            stored_events=len(self.store),
             mailbox_depth=len(mailbox.queue),
             mailbox_high_water=mailbox.high_water,
             mailbox_capacity=mailbox.capacity,

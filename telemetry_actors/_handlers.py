@@ -57,6 +57,29 @@ def _resolve(event_name: object) -> Route:
     return route
 
 
+def route(event_name: object) -> Route:
+    """The validated route of ``event_name`` (cached).
+
+    Raises:
+        TypeError, ValueError: as :func:`emit` for a bad name.
+    """
+    try:
+        cached = _routes_get(event_name)
+    except TypeError:
+        raise TypeError(
+            f"event name must be a tuple of str or a dotted str, got {type(event_name).__name__}"
+        ) from None
+    return cached if cached is not None else _resolve(event_name)
+
+
+def check_fields(measurements: object, metadata: object) -> None:
+    """Raise ``TypeError`` unless both are mappings or None."""
+    if measurements is not None:
+        _check_fields("measurements", measurements)
+    if metadata is not None:
+        _check_fields("metadata", metadata)
+
+
 def _check_fields(label: str, value: object) -> None:
     if not isinstance(value, Mapping):
         raise TypeError(f"expected a mapping or None for {label}, got {type(value).__name__}")

@@ -42,6 +42,7 @@ class Mailbox:
     __slots__ = (
         "_drop_lock",
         "_loop_thread",
+        "_room",
         "_schedule",
         "_wakeup",
         "capacity",
@@ -59,6 +60,7 @@ class Mailbox:
         self.sleeping = False
         self._drop_lock = threading.Lock()
         self._wakeup = anyio.Event()
+        self._room: anyio.Event | None = None
         self._loop_thread = threading.get_ident()
         self._schedule = _thread_safe_scheduler()
 
@@ -75,6 +77,30 @@ class Mailbox:
         queue.append(raw)
         if self.sleeping:
             self.wake()
+
+    async def put_event_wait(self, raw: RawEvent) -> None:
+        """Queue an event, waiting for room instead of dropping it.
+
+        Only the mailbox's own event loop can wait; from elsewhere this behaves
+        as :meth:`put_event`.
+        """
+        if threading.get_ident() != self._loop_thread:
+            self.put_event(raw)
+            return
+        while len(self.queue) >= self.capacity:
+            if self._room is None:
+                self._room = anyio.Event()
+            await self._room.wait()
+        self.queue.append(raw)
+        if self.sleeping:
+            self.wake()
+
+    def signal_room(self, force: bool = False) -> None:
+        """Release emitters waiting for room, once there is some (or always, with ``force``)."""
+        room = self._room
+        if room is not None and (force or len(self.queue) < self.capacity):
+            self._room = None
+            room.set()
 
     def put_message(self, message: object) -> None:
         """Queue a control message or query (loop thread only); never dropped."""

@@ -163,6 +163,7 @@ class ActorStatistics(msgspec.Struct, frozen=True):
 
     experiment_id: str
     status: ExperimentStatus
+    stored_events: int
     mailbox_depth: int
     mailbox_high_water: int
     mailbox_capacity: int

@@ -213,6 +213,31 @@ class Runtime:
         self._check_open()
         await self._flush_cells(list(self._registry))
 
+    async def emit_wait(
+        self,
+        event_name: tuple[str, ...] | str,
+        measurements: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        """As :func:`emit`, but wait for room in a full mailbox instead of dropping.
+
+        For producers that prefer backpressure to loss. It reaches the same
+        experiments as ``emit``; it waits on mailboxes served by this event loop
+        (a mailbox of a runtime in another thread drops and counts, as with
+        ``emit``). Cancelling the wait sends the event to no further mailbox.
+
+        Raises:
+            TypeError, ValueError: as :func:`emit`.
+            RuntimeClosedError: the runtime is not open.
+        """
+        self._check_open()
+        name, groups = _handlers.route(event_name)
+        _handlers.check_fields(measurements, metadata)
+        for clock, mailboxes in groups:
+            raw = (name, measurements, metadata, clock())
+            for mailbox in mailboxes:
+                await mailbox.put_event_wait(raw)
+
     # ------------------------------------------------------------ experiments
 
     async def start_experiment(

@@ -92,6 +92,7 @@ def mark_failed(cell: ExperimentCell) -> None:
     cell.set_status(msgspec.structs.replace(cell.experiment, status=ExperimentStatus.FAILED))
     events, messages = cell.mailbox.take_events_out()
     cell.mailbox.count_drops(events)
+    cell.mailbox.signal_room(force=True)
     for message in messages:
         message.run(cell)
     cell.notify_supervisor_reacted()
@@ -103,6 +104,7 @@ def retire(cell: ExperimentCell) -> None:
     cell.has_actor = False
     cell.cancel_scope.cancel()
     _, messages = cell.mailbox.take_events_out()
+    cell.mailbox.signal_room(force=True)
     for message in messages:
         message.reject(ExperimentNotFoundError(cell.id))
     cell.notify_supervisor_reacted()
