@@ -180,7 +180,7 @@ class Runtime:
         )
         if left:
             logger.warning(
-                "runtime closed after close_timeout=%.1f s with %d events not processed",
+                "runtime closed after close_timeout=%g s with %d events not processed",
                 self._close_timeout,
                 left,
             )
