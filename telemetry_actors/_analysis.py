@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from ._enrichment import token_counts
 from ._results import (
     Comparison,
     CostMetrics,
@@ -16,9 +15,8 @@ from ._results import (
     TokenMetrics,
     TreatmentComparison,
 )
-from ._store import EventStore
+from ._store import EventStore, TokenTotals
 from ._streaming import dotted_counts, sla_flags
-from ._types import EventName
 
 
 def float_sum(values: Iterable[float]) -> float:
@@ -99,10 +97,8 @@ def cost_metrics(costs: list[float]) -> CostMetrics:
     )
 
 
-def reliability_metrics(total_events: int, successes: list[bool | None]) -> ReliabilityMetrics:
-    """Success counts; rates over events whose ``success`` is a bool. O(n)."""
-    successful = successes.count(True)
-    failed = successes.count(False)
+def reliability_metrics(total_events: int, successful: int, failed: int) -> ReliabilityMetrics:
+    """Success counts; rates over events whose ``success`` is a bool."""
     judged = successful + failed
     rate = successful / judged if judged else None
     sla_99, sla_999, sla_9999 = sla_flags(rate)
@@ -118,43 +114,32 @@ def reliability_metrics(total_events: int, successes: list[bool | None]) -> Reli
     )
 
 
-def token_metrics(store: EventStore) -> TokenMetrics:
-    """Token totals and means over events with token counts. O(n)."""
-    count = 0
-    # Start from int 0 so that int token counts add up to ints.
-    prompt: float = 0
-    completion: float = 0
-    total: float = 0
-    for event in store.events:
-        try:
-            counts = token_counts(event.metadata)
-        except Exception:
-            counts = None  # a hostile mapping: no usable tokens
-        if counts is None:
-            continue
-        count += 1
-        prompt += counts[0]
-        completion += counts[1]
-        total += counts[2]
+def token_metrics(totals: TokenTotals) -> TokenMetrics:
+    """Token totals and means over events with token counts. O(1)."""
+    count = totals.count
     if count == 0:
         return TokenMetrics()
     return TokenMetrics(
         count=count,
-        total_prompt=prompt,
-        total_completion=completion,
-        total=total,
-        mean_prompt=prompt / count,
-        mean_completion=completion / count,
-        mean_total=total / count,
+        total_prompt=totals.prompt,
+        total_completion=totals.completion,
+        total=totals.total,
+        mean_prompt=_mean(totals.prompt, count),
+        mean_completion=_mean(totals.completion, count),
+        mean_total=_mean(totals.total, count),
     )
 
 
+def _mean(total: float, count: int) -> float:
+    try:
+        return total / count
+    except OverflowError:  # an int total too large for a float
+        return math.inf
+
+
 def calculate_metrics(store: EventStore) -> Metrics:
-    """Every metric over the stored events. O(n log n) for the percentiles."""
-    counts: dict[EventName, int] = {}
-    for event in store.events:
-        counts[event.event_name] = counts.get(event.event_name, 0) + 1
-    event_types = dotted_counts(counts)
+    """Every metric over the stored events, from the store's columns. O(n log n)."""
+    event_types = dotted_counts(store.name_counts())
     time_range = store.time_range()
     duration = 0.0
     if time_range is not None and len(store) >= 2:
@@ -167,10 +152,12 @@ def calculate_metrics(store: EventStore) -> Metrics:
     )
     return Metrics(
         summary=summary,
-        latency=latency_metrics([x for x in store.latencies if x is not None]),
-        cost=cost_metrics([x for x in store.costs if x is not None]),
-        reliability=reliability_metrics(len(store), store.successes),
-        tokens=token_metrics(store),
+        latency=latency_metrics(store.latency_values()),
+        cost=cost_metrics(store.cost_values()),
+        reliability=reliability_metrics(
+            len(store), store.successes.count(1), store.failures.count(1)
+        ),
+        tokens=token_metrics(store.tokens),
         events=dict(event_types),
     )
 

@@ -87,7 +87,7 @@ def _decode(path: Path, number: int, line: bytes, expected: type[Any]) -> Any:
     kind = "experiment_metadata" if expected is _MetadataLine else "event"
     try:
         decoded = _line_decoder.decode(line)
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: line {number}: not a valid {kind} line: {error}") from None
     if not isinstance(decoded, expected):
         raise ValueError(f"{path}: line {number}: expected a {kind!r} line")

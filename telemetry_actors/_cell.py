@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Mapping
 
 import anyio
 import msgspec
 
-from ._enrichment import Enricher
-from ._event import Event
+from ._enrichment import Context, copied, derive
+from ._event import Event, next_serial
 from ._experiment import Experiment, ExperimentStatus
 from ._mailbox import Mailbox
 from ._names import NamePattern
+from ._payload import pack
 from ._results import ActorStatistics
 from ._store import EventStore
 from ._streaming import StreamingStats
@@ -32,15 +34,17 @@ class ExperimentCell:
         experiment: Experiment,
         patterns: tuple[NamePattern, ...],
         mailbox: Mailbox,
-        enricher: Enricher,
+        pricing: Mapping[str, tuple[float, float]],
         sampling_rate: float,
         sampling_seed: int | None,
     ) -> None:
         self.experiment = experiment
         self.patterns = patterns
         self.mailbox = mailbox
-        self.enricher = enricher
-        self.store = EventStore()
+        self.pricing = pricing
+        self.store = EventStore(
+            Context(experiment.id, experiment.name, experiment.condition, experiment.tags)
+        )
         self.stats = StreamingStats()
         self.sampling_rate = sampling_rate
         self.sampler = random.Random(sampling_seed)
@@ -73,14 +77,24 @@ class ExperimentCell:
             return
         if self.sampling_rate < 1.0 and self.sampler.random() >= self.sampling_rate:
             return
-        event = self.enricher.enrich(*raw)
-        self.store.add(event)
-        self.stats.add(event)
+        name, measurements, metadata, timestamp = raw
+        # Read the caller's own dicts; anything else is copied once, up front.
+        measured = measurements if type(measurements) is dict else copied(measurements)
+        meta = metadata if type(metadata) is dict else copied(metadata)
+        latency, cost, outcome, tokens = derive(measured, meta, self.pricing)
+        payload = pack(measured, meta)
+        if type(payload) is tuple:
+            # Not packable: keep copies, so later changes by the caller cannot leak in.
+            payload = (dict(measured), dict(meta))
+        self.store.append_emitted(timestamp, name, next_serial(), payload, latency, cost, outcome)
+        self.stats.add(name, latency, cost, outcome)
+        if tokens is not None:
+            self.store.tokens.add(tokens)
 
     def insert(self, event: Event) -> Event:
         """Store an event as given (no enrichment) and count it."""
-        self.store.add(event)
-        self.stats.add(event)
+        latency, cost, outcome = self.store.add_event(event)
+        self.stats.add(event.event_name, latency, cost, outcome)
         return event
 
     def note_restart(self) -> None:

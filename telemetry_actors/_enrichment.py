@@ -1,4 +1,4 @@
-"""Turning an emitted (name, measurements, metadata, timestamp) into an :class:`Event`.
+"""What an emitted event becomes: derived fields at ingest, whole events on read.
 
 Every derivation is total: a value of the wrong type, NaN or infinity gives
 ``None`` for the derived field, and the event is still stored whole. Nothing a
@@ -11,21 +11,46 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ._event import Event, new_event_id
+from ._event import Event
+from ._payload import Fields, Payload, unpack
 from ._pricing import UNKNOWN_MODEL_RATES
 from ._types import EventName
 
 _PROMPT_KEYS = ("prompt", "prompt_tokens", "input_tokens")
 _COMPLETION_KEYS = ("completion", "completion_tokens", "output_tokens")
 _TOTAL_KEYS = ("total", "total_tokens")
-_COPIED_KEYS = ("session_id", "user_id", "sample_id", "cohort", "model", "provider")
+COPIED_KEYS = ("session_id", "user_id", "sample_id", "cohort", "model", "provider")
 _MISSING: Any = object()
+_INVALID: Any = object()
+
+#: (prompt, completion, total) token counts.
+Tokens = tuple[float, float, float]
+
+
+class Context:
+    """The experiment fields every event of an experiment carries."""
+
+    __slots__ = ("condition", "experiment_id", "experiment_name", "tags")
+
+    def __init__(
+        self, experiment_id: str, experiment_name: str, condition: str, tags: tuple[str, ...]
+    ) -> None:
+        self.experiment_id = experiment_id
+        self.experiment_name = experiment_name
+        self.condition = condition
+        self.tags = tags
 
 
 def finite_number(value: object) -> float | None:
     """``value`` as a float when it is a finite int/float (not bool), else None."""
-    if type(value) is float:
-        return value if math.isfinite(value) else None
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None  # type: ignore[arg-type, return-value]
+    if kind is int:
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except OverflowError:  # an int too large for a float
+            return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
@@ -33,6 +58,14 @@ def finite_number(value: object) -> float | None:
     except (OverflowError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+def number_or_none(value: object) -> float | None:
+    """A usable number for the numeric columns (finite int/float), else None."""
+    try:
+        return finite_number(value)
+    except Exception:  # a float subclass whose __float__ raises
+        return None
 
 
 def latency_ms(measurements: Mapping[str, Any]) -> float | None:
@@ -45,18 +78,15 @@ def latency_ms(measurements: Mapping[str, Any]) -> float | None:
     stop = finite_number(measurements.get("stop"))
     if start is None or stop is None:
         return None
-    elapsed = (stop - start) / 1e6
-    return elapsed if math.isfinite(elapsed) else None
+    return finite_number((stop - start) / 1e6)
 
 
 def _token_count(value: object) -> float | None:
-    # Keep ints as ints so token totals read 5500, not 5500.0.
+    # Keep ints as ints so token totals read 5500, not 5500.0; an int too large
+    # for a float is unusable like NaN.
     if type(value) is int:
-        return value
+        return value if finite_number(value) is not None else None
     return finite_number(value)
-
-
-_INVALID: Any = object()
 
 
 def _first_count(tokens: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
@@ -69,7 +99,7 @@ def _first_count(tokens: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
-def token_counts(metadata: Mapping[str, Any]) -> tuple[float, float, float] | None:
+def token_counts(metadata: Mapping[str, Any]) -> Tokens | None:
     """(prompt, completion, total) from ``metadata["tokens"]``, or None.
 
     Accepts ``prompt``/``completion``/``total``, ``prompt_tokens``/… and
@@ -96,8 +126,9 @@ def cost_usd(
     measurements: Mapping[str, Any],
     metadata: Mapping[str, Any],
     pricing: Mapping[str, tuple[float, float]],
+    tokens: Tokens | None,
 ) -> float | None:
-    """``metadata["cost"]``, else priced tokens, else ``measurements["cost"]``.
+    """``metadata["cost"]``, else priced ``tokens``, else ``measurements["cost"]``.
 
     The first source that is present decides; an unusable value gives None.
     Tokens are priced only when ``metadata["model"]`` is a str (unknown models
@@ -107,12 +138,11 @@ def cost_usd(
     if cost is not _MISSING:
         return finite_number(cost)
     model = metadata.get("model")
-    if isinstance(model, str) and "tokens" in metadata:
-        counts = token_counts(metadata)
-        if counts is None:
+    if type(model) is str and "tokens" in metadata:
+        if tokens is None:
             return None
         input_rate, output_rate = pricing.get(model, UNKNOWN_MODEL_RATES)
-        return (counts[0] * input_rate + counts[1] * output_rate) / 1_000_000
+        return finite_number((tokens[0] * input_rate + tokens[1] * output_rate) / 1_000_000)
     cost = measurements.get("cost", _MISSING)
     if cost is not _MISSING:
         return finite_number(cost)
@@ -124,7 +154,7 @@ def success(measurements: Mapping[str, Any], metadata: Mapping[str, Any]) -> boo
     if metadata.get("error") or metadata.get("exception"):
         return False
     status = measurements.get("status")
-    if isinstance(status, str):
+    if type(status) is str:
         if status == "ok":
             return True
         if status == "error":
@@ -143,68 +173,81 @@ def _guarded(derive: Any, *args: Any) -> Any:
         return None
 
 
-def _copied(fields: Mapping[str, Any] | None) -> dict[str, Any]:
+def derive(
+    measurements: Fields, metadata: Fields, pricing: Mapping[str, tuple[float, float]]
+) -> tuple[float | None, float | None, bool | None, Tokens | None]:
+    """(latency_ms, cost_usd, success, tokens) of one event. Never raises."""
+    try:
+        tokens = token_counts(metadata)
+        return (
+            latency_ms(measurements),
+            cost_usd(measurements, metadata, pricing, tokens),
+            success(measurements, metadata),
+            tokens,
+        )
+    except Exception:
+        # Some value misbehaved: derive each field on its own so the others survive.
+        tokens = _guarded(token_counts, metadata)
+        return (
+            _guarded(latency_ms, measurements),
+            _guarded(cost_usd, measurements, metadata, pricing, tokens),
+            _guarded(success, measurements, metadata),
+            tokens,
+        )
+
+
+def token_counts_of(event: Event) -> Tokens | None:
+    """The token counts of a stored event's metadata (None when unusable). Never raises."""
+    metadata = event.metadata
+    if not isinstance(metadata, Mapping):
+        return None
+    result: Tokens | None = _guarded(token_counts, metadata)
+    return result
+
+
+def copied(fields: Mapping[str, Any] | None) -> Fields:
+    """A plain dict copy of a caller's mapping (empty when it cannot be read)."""
     if fields is None:
         return {}
     try:
         return dict(fields)
     except Exception:
-        # A Mapping whose iteration fails: keep what can be read.
         return {}
 
 
-class Enricher:
-    """Builds events for one experiment (its context, its pricing table)."""
+def copied_fields(metadata: Fields) -> list[Any]:
+    """The values of ``session_id`` … ``provider`` in ``metadata`` (None when absent)."""
+    try:
+        return [metadata.get(key) for key in COPIED_KEYS]
+    except Exception:
+        # A key whose __eq__ raises shadows a copied name: copy nothing.
+        return [None] * len(COPIED_KEYS)
 
-    __slots__ = ("condition", "experiment_id", "experiment_name", "pricing", "tags")
 
-    def __init__(
-        self,
-        experiment_id: str,
-        experiment_name: str,
-        condition: str,
-        tags: tuple[str, ...],
-        pricing: Mapping[str, tuple[float, float]],
-    ) -> None:
-        self.experiment_id = experiment_id
-        self.experiment_name = experiment_name
-        self.condition = condition
-        self.tags = tags
-        self.pricing = pricing
-
-    def enrich(
-        self,
-        name: EventName,
-        measurements: Mapping[str, Any] | None,
-        metadata: Mapping[str, Any] | None,
-        timestamp: int,
-    ) -> Event:
-        """Build the stored :class:`Event` for one emitted event. Never raises."""
-        measured = _copied(measurements)
-        meta = _copied(metadata)
-        try:
-            context = [meta.get(key) for key in _COPIED_KEYS]
-        except Exception:
-            # A key whose __eq__ raises shadows a copied name: copy nothing.
-            context = [None] * len(_COPIED_KEYS)
-        session_id, user_id, sample_id, cohort, model, provider = context
-        return Event(
-            event_id=new_event_id(),
-            event_name=name,
-            timestamp=timestamp,
-            experiment_id=self.experiment_id,
-            experiment_name=self.experiment_name,
-            condition=self.condition,
-            tags=self.tags,
-            measurements=measured,
-            metadata=meta,
-            latency_ms=_guarded(latency_ms, measured),
-            cost_usd=_guarded(cost_usd, measured, meta, self.pricing),
-            success=_guarded(success, measured, meta),
-            session_id=session_id,
-            user_id=user_id,
-            sample_id=sample_id,
-            cohort=cohort,
-            model=model,
-            provider=provider,
-        )
+def materialize(
+    context: Context,
+    event_id: str,
+    name: EventName,
+    timestamp: int,
+    payload: Payload,
+    latency: float | None,
+    cost: float | None,
+    outcome: bool | None,
+) -> Event:
+    """Rebuild the :class:`Event` of a stored row."""
+    measurements, metadata = unpack(payload)
+    return Event(
+        event_id,
+        name,
+        timestamp,
+        context.experiment_id,
+        context.experiment_name,
+        context.condition,
+        context.tags,
+        measurements,
+        metadata,
+        latency,
+        cost,
+        outcome,
+        *copied_fields(metadata),
+    )

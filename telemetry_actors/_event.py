@@ -16,17 +16,27 @@ _ID_PREFIX = os.urandom(6).hex()
 _id_counter = itertools.count(1)
 
 
+#: A fresh serial for an event; its id is :func:`event_id_of` the serial.
+next_serial = _id_counter.__next__
+
+
+def event_id_of(serial: int) -> str:
+    """The event id of a serial: unique within and (with overwhelming odds) across processes."""
+    return f"{_ID_PREFIX}-{serial:x}"
+
+
 def new_event_id() -> str:
-    """A fresh event id, unique within and (with overwhelming odds) across processes."""
-    return f"{_ID_PREFIX}-{next(_id_counter):x}"
+    """A fresh event id."""
+    return event_id_of(next_serial())
 
 
-class Event(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+class Event(msgspec.Struct, frozen=True, gc=False):
     """One stored telemetry event.
 
     ``timestamp`` is µs since the Unix epoch. ``latency_ms``, ``cost_usd`` and
     ``success`` are derived by enrichment; ``session_id`` … ``provider`` are
-    copied from the metadata keys of the same name.
+    copied from the metadata keys of the same name. Fields may also be given
+    positionally, in this order.
     """
 
     event_id: str

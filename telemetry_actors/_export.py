@@ -13,7 +13,7 @@ import msgspec
 from ._event import Event
 from ._experiment import datetime_from_us
 from ._names import dotted
-from ._plain import plain_fields, safe_str
+from ._plain import plain, plain_fields, safe_str
 
 Format = Literal["csv", "jsonl"]
 FORMATS: tuple[str, ...] = ("csv", "jsonl")
@@ -143,7 +143,7 @@ def csv_row(event: Event, flatten: bool, neutralize: bool = True) -> dict[str, s
         ("session_id", event.session_id),
         ("cohort", event.cohort),
     ):
-        _flatten(column, value, row, numeric)
+        _flatten(column, plain(value, keep_non_finite=True), row, numeric)
     fields = {
         "metadata": plain_fields(event.metadata, keep_non_finite=flatten),
         "measurement": plain_fields(event.measurements, keep_non_finite=flatten),
@@ -162,7 +162,8 @@ def write_csv(events: Sequence[Event], path: Path, flatten: bool, neutralize: bo
     """Write ``events`` as RFC 4180 CSV; the header is the sorted union of all columns."""
     rows = [csv_row(event, flatten, neutralize) for event in events]
     columns = sorted({column for row in rows for column in row})
-    with path.open("w", encoding="utf-8", newline="") as stream:
+    # backslashreplace: a lone surrogate in a str is written escaped, never an error.
+    with path.open("w", encoding="utf-8", errors="backslashreplace", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=columns, restval="", lineterminator="\r\n")
         writer.writeheader()
         writer.writerows(rows)

@@ -15,13 +15,28 @@ from typing import Any
 #: Deeper nesting than this is written as text, so no value can exhaust the stack.
 MAX_DEPTH = 64
 
+#: int -> str refuses more than 4300 digits by default; stay well inside that.
+_MAX_INT_BITS = 14_000
+
 
 def safe_str(value: object) -> str:
-    """``str(value)``, or a placeholder when even that fails."""
+    """``str(value)`` as valid UTF-8 text, or a placeholder when even that fails."""
     try:
-        return str(value)
-    except Exception:  # a hostile __str__, or recursion too deep to print
+        text = str(value)
+    except Exception:  # a hostile __str__, recursion too deep, an int too long to print
+        if isinstance(value, int):
+            return f"<int of {value.bit_length()} bits>"
         return f"<unprintable {type(value).__name__}>"
+    return utf8_text(text)
+
+
+def utf8_text(text: str) -> str:
+    """``text`` itself, or with lone surrogates escaped so it can be written as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def plain(
@@ -36,8 +51,13 @@ def plain(
     numbers; JSON cannot).
     """
     kind = type(value)
-    if value is None or kind is str or kind is bool or kind is int:
+    if value is None or kind is bool:
         return value
+    if kind is str:
+        return utf8_text(value)
+    if kind is int:
+        # Ints too long for str() (over 4300 digits) cannot be written as numbers.
+        return value if value.bit_length() <= _MAX_INT_BITS else safe_str(value)
     if kind is float:
         return value if keep_non_finite or math.isfinite(value) else safe_str(value)
     if kind is dict or kind is list or kind is tuple:
@@ -46,7 +66,7 @@ def plain(
         inner = seen | {id(value)}
         if kind is dict:
             return {
-                (key if type(key) is str else safe_str(key)): plain(
+                (utf8_text(key) if type(key) is str else safe_str(key)): plain(
                     item, depth + 1, inner, keep_non_finite
                 )
                 for key, item in value.items()

@@ -19,7 +19,6 @@ import msgspec
 from . import _analysis, _handlers, _windowed
 from ._archive import read_archive, write_archive
 from ._cell import ExperimentCell
-from ._enrichment import Enricher
 from ._event import EVENT_FIELDS, Event, new_event_id
 from ._exceptions import NoEventsError, RuntimeClosedError
 from ._experiment import (
@@ -35,7 +34,7 @@ from ._host import SupervisorHost
 from ._mailbox import Mailbox
 from ._names import compile_patterns, normalize_event_name
 from ._pricing import merge_pricing
-from ._query import matching
+from ._query import query_store
 from ._registry import Registry
 from ._results import ActorStatistics, Comparison, Metrics, StreamingMetrics, WindowMetrics
 from ._standard_events import STANDARD_EVENTS
@@ -310,14 +309,11 @@ class Runtime:
         sampling_rate: float = 1.0,
         sampling_seed: int | None = None,
     ) -> ExperimentCell:
-        enricher = Enricher(
-            experiment.id, experiment.name, experiment.condition, experiment.tags, self._pricing
-        )
         cell = ExperimentCell(
             experiment,
             patterns,
             Mailbox(self._mailbox_size),
-            enricher,
+            self._pricing,
             sampling_rate,
             sampling_seed,
         )
@@ -444,15 +440,13 @@ class Runtime:
             ExperimentNotFoundError: unknown id.
         """
         name = normalize_event_name(event_name) if event_name is not None else None
-        window = Range(*time_range) if time_range is not None else None
+        time_range_checked = None
+        if time_range is not None:
+            window = Range(*time_range)  # validates the bounds
+            time_range_checked = (window.start, window.end)
 
         def run(cell: ExperimentCell) -> list[Event]:
-            events = (
-                cell.store.all()
-                if window is None
-                else cell.store.between(window.start, window.end)
-            )
-            return matching(events, name, success, condition, fields)
+            return query_store(cell.store, name, success, time_range_checked, condition, fields)
 
         return await self._call(experiment_id, run)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-from ._event import Event
 from ._names import dotted
 from ._results import StreamingCost, StreamingLatency, StreamingMetrics, StreamingReliability
 from ._types import EventName
@@ -62,19 +61,20 @@ class StreamingStats:
         self.failed = 0
         self.event_counts: dict[EventName, int] = {}
 
-    def add(self, event: Event) -> None:
-        """Fold one stored event in. O(1)."""
+    def add(
+        self, name: EventName, latency: float | None, cost: float | None, outcome: bool | None
+    ) -> None:
+        """Fold one stored event's derived values in. O(1)."""
         counts = self.event_counts
-        name = event.event_name
         counts[name] = counts.get(name, 0) + 1
-        if event.latency_ms is not None:
-            self.latency.add(event.latency_ms)
-        if event.cost_usd is not None:
+        if latency is not None:
+            self.latency.add(latency)
+        if cost is not None:
             self.cost_count += 1
-            self.cost_total += event.cost_usd
-        if event.success is True:
+            self.cost_total += cost
+        if outcome is True:
             self.successful += 1
-        elif event.success is False:
+        elif outcome is False:
             self.failed += 1
 
     def snapshot(self, dropped: int) -> StreamingMetrics:

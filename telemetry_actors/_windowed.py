@@ -38,11 +38,12 @@ def windowed_metrics(store: EventStore, window_us: int, step_us: int) -> list[Wi
     timestamps = store.timestamps
     if not timestamps:
         return []
-    latency_sum = [0.0, *accumulate(x if x is not None else 0.0 for x in store.latencies)]
-    latency_n = [0, *accumulate(x is not None for x in store.latencies)]
-    cost_sum = [0.0, *accumulate(x if x is not None else 0.0 for x in store.costs)]
-    success_n = [0, *accumulate(x is True for x in store.successes)]
-    failure_n = [0, *accumulate(x is False for x in store.successes)]
+    # Prefix sums straight from the store's columns (rows without a value hold 0).
+    latency_sum = list(accumulate(store.latencies, initial=0.0))
+    latency_n = list(accumulate(store.has_latency, initial=0))
+    cost_sum = list(accumulate(store.costs, initial=0.0))
+    success_n = list(accumulate(store.successes, initial=0))
+    failure_n = list(accumulate(store.failures, initial=0))
 
     last = timestamps[-1]
     size = len(timestamps)

@@ -13,6 +13,9 @@ from typing import Any
 from hypothesis import strategies as st
 
 from telemetry_actors import Event
+from telemetry_actors._enrichment import Context
+from telemetry_actors._store import EventStore
+from telemetry_actors._streaming import StreamingStats
 from tests.conftest import BASE_US
 
 EXPERIMENT_ID = "0123456789abcdef"
@@ -90,3 +93,13 @@ def event_lists(
 ) -> st.SearchStrategy[list[Event]]:
     """Lists of events in arbitrary (arrival) order."""
     return st.lists(events(span_us), min_size=min_size, max_size=max_size)
+
+
+def new_store() -> EventStore:
+    """An empty store for the test experiment."""
+    return EventStore(Context(EXPERIMENT_ID, EXPERIMENT_NAME, "default", ()))
+
+
+def add_to_stats(stats: StreamingStats, event: Event) -> None:
+    """Fold an already enriched event into streaming statistics, as the actor does."""
+    stats.add(event.event_name, event.latency_ms, event.cost_usd, event.success)

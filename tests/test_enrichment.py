@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry_actors import Event, ExperimentStatus, Runtime, emit
-from telemetry_actors._enrichment import Enricher, cost_usd, latency_ms, success
+from telemetry_actors._enrichment import (
+    copied_fields,
+    cost_usd,
+    derive,
+    latency_ms,
+    success,
+    token_counts,
+)
 
 from .conftest import BASE_US, FakeClock
 
@@ -287,7 +294,7 @@ async def test_bad_cost_values_give_none(
 
 def test_cost_usd_unit_unknown_model_uses_default_rates() -> None:
     metadata = {"model": "x", "tokens": {"prompt_tokens": 10, "completion_tokens": 20}}
-    assert cost_usd({}, metadata, {}) == price(10, 20, (1.0, 2.0))
+    assert cost_usd({}, metadata, {}, token_counts(metadata)) == price(10, 20, (1.0, 2.0))
 
 
 # ---------------------------------------------------------------------- tokens
@@ -595,19 +602,12 @@ async def test_hostile_keys_do_not_crash(rt: Runtime, key: str) -> None:
     await assert_healthy(rt, exp.id, 1)
 
 
-def test_enricher_never_raises_on_hostile_input() -> None:
-    enricher = Enricher("e1", "name", "default", (), {})
+def test_derivation_never_raises_on_hostile_input() -> None:
     bomb = Explosive()
-    event = enricher.enrich(
-        ("a", "b"),
-        {"duration": bomb, "status": ExplodingStr("ok")},
-        {"error": bomb, "cost": bomb, "model": bomb},
-        BASE_US,
-    )
-    assert (event.latency_ms, event.cost_usd, event.success) == (None, None, None)
-    assert event.model is bomb
-    assert event.timestamp == BASE_US
-    assert event.experiment_id == "e1"
+    metadata = {"error": bomb, "cost": bomb, "model": bomb}
+    derived = derive({"duration": bomb, "status": ExplodingStr("ok")}, metadata, {})
+    assert derived == (None, None, None, None)
+    assert copied_fields(metadata)[4] is bomb  # model is copied as given
 
 
 # -------------------------------------------------------------------- sampling

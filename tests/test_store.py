@@ -9,10 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry_actors import Event, ExperimentStatus, Runtime, emit
-from telemetry_actors._store import EventStore
 from telemetry_actors.testing import inject_crash
 from tests.conftest import BASE_US, FakeClock
-from tests.strategies import event_lists
+from tests.strategies import event_lists, new_store
 
 # ------------------------------------------------------------------ insert
 
@@ -294,9 +293,9 @@ async def test_query_several_filters_must_all_hold(rt: Runtime) -> None:
 def test_event_store_order_and_lookups_match_brute_force(
     data: st.DataObject, arrivals: list[Event]
 ) -> None:
-    store = EventStore()
+    store = new_store()
     for event in arrivals:
-        store.add(event)
+        store.add_event(event)
     # Python's sort is stable: ties keep their arrival order.
     expected = sorted(arrivals, key=lambda event: event.timestamp)
     assert [event.event_id for event in store.all()] == [event.event_id for event in expected]

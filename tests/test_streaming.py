@@ -20,10 +20,9 @@ from telemetry_actors import (
     emit,
 )
 from telemetry_actors._analysis import calculate_metrics
-from telemetry_actors._store import EventStore
 from telemetry_actors._streaming import RunningMoments, StreamingStats
 from tests.conftest import BASE_US, FakeClock
-from tests.strategies import event_lists, latencies, make_event
+from tests.strategies import add_to_stats, event_lists, latencies, make_event, new_store
 
 # ------------------------------------------------------------------ fields
 
@@ -145,7 +144,7 @@ async def test_streaming_sla_all_successful(rt: Runtime) -> None:
 def test_sla_thresholds(successful: int, failed: int, flags: tuple[bool, bool, bool]) -> None:
     stats = StreamingStats()
     for index in range(successful + failed):
-        stats.add(make_event(BASE_US + index, success=index >= failed))
+        add_to_stats(stats, make_event(BASE_US + index, success=index >= failed))
     reliability = stats.snapshot(dropped=0).reliability
     assert reliability.total_requests == successful + failed
     assert reliability.success_rate == successful / (successful + failed)
@@ -272,9 +271,9 @@ def test_streaming_stats_cost_total_matches_fsum(
     assume(well_conditioned(latency_values))
     stats = StreamingStats()
     for index, value in enumerate(latency_values):
-        stats.add(make_event(BASE_US + index, latency_ms=value))
+        add_to_stats(stats, make_event(BASE_US + index, latency_ms=value))
     for index, value in enumerate(cost_values):
-        stats.add(make_event(BASE_US + index, cost_usd=value))
+        add_to_stats(stats, make_event(BASE_US + index, cost_usd=value))
     snapshot = stats.snapshot(dropped=0)
     assert snapshot.latency.count == len(latency_values)
     assert snapshot.latency.mean == pytest.approx(statistics.mean(latency_values), rel=1e-9)
@@ -298,11 +297,11 @@ IDENTICAL_LATENCY = 43690.970349479976
 @example([make_event(BASE_US + i, latency_ms=IDENTICAL_LATENCY) for i in range(3)])
 def test_streaming_agrees_with_calculate_metrics(events: list[Any]) -> None:
     assume(well_conditioned([e.latency_ms for e in events if e.latency_ms is not None]))
-    store = EventStore()
+    store = new_store()
     stats = StreamingStats()
     for event in events:
-        store.add(event)
-        stats.add(event)
+        store.add_event(event)
+        add_to_stats(stats, event)
     live = stats.snapshot(dropped=0)
     exact = calculate_metrics(store)
 

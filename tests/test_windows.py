@@ -10,10 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry_actors import Event, Last, LastN, Range, Runtime, WindowMetrics
-from telemetry_actors._store import EventStore
 from telemetry_actors._windowed import windowed_metrics
 from tests.conftest import BASE_US, FakeClock
-from tests.strategies import costs, latencies, make_event, successes, timestamps
+from tests.strategies import costs, latencies, make_event, new_store, successes, timestamps
 
 MINUTE_US = 60_000_000
 
@@ -291,9 +290,9 @@ def window_events(draw: st.DrawFn) -> list[Event]:
 def test_windowed_metrics_match_brute_force(
     events: list[Event], window_us: int, step_us: int
 ) -> None:
-    store = EventStore()
+    store = new_store()
     for event in events:
-        store.add(event)
+        store.add_event(event)
     actual = windowed_metrics(store, window_us, step_us)
     expected = brute_force_windows(events, window_us, step_us)
     assert [(w.window_start, w.window_end) for w in actual] == [

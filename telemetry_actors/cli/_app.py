@@ -1,0 +1,219 @@
+"""The ``telemetry-actors`` command line: demo, summarize, compare, plot, export.
+
+Errors a user can cause (a missing or corrupt archive, an empty experiment)
+end with a one-line ``Error: ...`` on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+import click
+from rich.console import Console
+
+from .. import NoEventsError, Runtime, __version__
+from ._archives import ArchiveError, label_of, load_archives, windows_of
+from ._demo import TIME_SCALE, DemoConfig, DemoResult, run_demo
+from ._live import LiveView, LogLines
+from ._plot import plot_windows
+from ._tables import comparison_table, experiment_table, metrics_table
+
+__all__ = ["cli", "main"]
+
+T = TypeVar("T")
+
+# Existence is checked when loading, for a one-line error rather than click's usage text.
+_archive_argument = click.argument("archive", type=click.Path(path_type=Path))
+
+
+def _run(function: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine function; turn the errors a user can cause into one-line messages."""
+    try:
+        return anyio.run(function)
+    except ArchiveError as error:
+        raise click.ClickException(str(error)) from None
+    except NoEventsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="telemetry-actors")
+def cli() -> None:
+    """Telemetry for LLM experiments: run the demo study, or inspect archives."""
+
+
+@cli.command()
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0.1),
+    default=15.0,
+    show_default=True,
+    help=f"Wall-clock seconds; each one simulates {TIME_SCALE} s of traffic.",
+)
+@click.option(
+    "--agents",
+    type=click.IntRange(min=2),
+    default=32,
+    show_default=True,
+    help="Simulated agents, split between the two conditions.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same numbers.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder.  [default: exports/demo-<date>-<time>]",
+)
+@click.option(
+    "--no-live", is_flag=True, help="Plain log lines instead of the live view; no pacing."
+)
+def demo(duration: float, agents: int, seed: int, out: Path | None, no_live: bool) -> None:
+    """Run a simulated A/B study: one model against a 3-model ensemble."""
+    console = Console(highlight=False)
+    live = not no_live and console.is_terminal
+    out = out if out is not None else _default_out()
+    config = DemoConfig(out=out, duration=duration, agents=agents, seed=seed, paced=live)
+    console.print(
+        f"[bold]telemetry-actors demo[/]: {agents} agents, {duration * TIME_SCALE / 60:g} "
+        f"simulated minutes of traffic, seed {seed}. Conditions: [bold]single[/] (gpt-4) "
+        "and [bold]ensemble[/] (claude-3-sonnet, gpt-3.5-turbo, gemini-2.0-flash-exp "
+        "with a majority vote). The A/B experiments are paused from 45% to 55%."
+    )
+    reporter = LiveView(console) if live else LogLines(console)
+    with reporter:
+        result = anyio.run(run_demo, config, reporter.update)
+    _report_demo(console, result)
+
+
+def _default_out() -> Path:
+    base = Path("exports") / time.strftime("demo-%Y%m%d-%H%M%S")
+    out, counter = base, 2
+    while out.exists():
+        out, counter = base.with_name(f"{base.name}-{counter}"), counter + 1
+    return out
+
+
+def _report_demo(console: Console, result: DemoResult) -> None:
+    png = plot_windows(
+        result.windows,
+        result.out / "windows.png",
+        window_us=result.window_us,
+        origin_us=result.origin_us,
+        title="Demo A/B study: single gpt-4 vs. 3-model ensemble",
+        shaded=result.pause_us,
+        shaded_label="A/B experiments paused",
+    )
+    labels = list(result.conditions)
+    console.print()
+    console.print(comparison_table(result.comparison, labels, title="A/B comparison"))
+    trace = result.trace
+    console.print(
+        f"Trace experiment: {trace.events:,} events, {trace.llm_calls:,} LLM calls "
+        f"({trace.failed_calls:,} failed, {trace.hedged_calls:,} hedged), "
+        f"{trace.tool_calls:,} tool calls ({trace.failed_tool_calls:,} failed), "
+        f"{trace.ensemble_votes:,} ensemble votes."
+    )
+    console.print()
+    for path in [*result.files, png]:
+        console.print(f"  wrote {path}", highlight=False, soft_wrap=True)
+    console.print(f"Output folder: [bold]{result.out}[/]", soft_wrap=True)
+    first = result.out / f"{result.experiments[0].name}.archive.jsonl"
+    console.print(f"Next: telemetry-actors summarize {first}", soft_wrap=True)
+
+
+@cli.command()
+@_archive_argument
+def summarize(archive: Path) -> None:
+    """Print the metrics of one archive."""
+
+    async def run() -> None:
+        async with Runtime() as rt:
+            (experiment,) = await load_archives(rt, [archive])
+            metrics = await rt.calculate_metrics(experiment.id)
+        console = Console(highlight=False)
+        console.print(experiment_table(experiment))
+        console.print(metrics_table([(label_of(experiment), metrics)], title="Metrics"))
+        events = ", ".join(f"{name}: {count:,}" for name, count in sorted(metrics.events.items()))
+        console.print(f"Events by name: {events or 'none'}", soft_wrap=True)
+
+    _run(run)
+
+
+@cli.command()
+@click.argument("baseline", type=click.Path(path_type=Path))
+@click.argument("treatment", type=click.Path(path_type=Path))
+def compare(baseline: Path, treatment: Path) -> None:
+    """Compare two archives; the first is the baseline."""
+
+    async def run() -> None:
+        async with Runtime() as rt:
+            experiments = await load_archives(rt, [baseline, treatment])
+            comparison = await rt.compare_experiments([e.id for e in experiments])
+        labels = [label_of(experiment) for experiment in experiments]
+        Console(highlight=False).print(comparison_table(comparison, labels))
+
+    _run(run)
+
+
+@cli.command()
+@click.argument("archives", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("windows.png"),
+    show_default=True,
+    help="The PNG to write.",
+)
+def plot(archives: tuple[Path, ...], output: Path) -> None:
+    """Plot windowed latency, cost and success rate of one or more archives."""
+
+    async def run() -> None:
+        async with Runtime() as rt:
+            experiments = await load_archives(rt, archives)
+            series, window_us, origin_us = await windows_of(rt, experiments)
+        names = ", ".join(experiment.name for experiment in experiments)
+        plot_windows(
+            series, output, window_us=window_us, origin_us=origin_us, title=f"Windows: {names}"
+        )
+        click.echo(f"wrote {output}")
+
+    _run(run)
+
+
+@cli.command()
+@_archive_argument
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["csv", "jsonl"]),
+    default="csv",
+    show_default=True,
+    help="File format.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The file to write.  [default: exports/<name>_<unix seconds>.<format>]",
+)
+def export(archive: Path, format_: str, output: Path | None) -> None:
+    """Export the events of an archive as CSV or JSON Lines."""
+
+    async def run() -> None:
+        async with Runtime() as rt:
+            (experiment,) = await load_archives(rt, [archive])
+            path = await rt.export(experiment.id, format_, path=output)
+        click.echo(f"wrote {path}")
+
+    _run(run)
+
+
+def main() -> None:
+    """Entry point of the ``telemetry-actors`` command and ``python -m telemetry_actors``."""
+    cli(prog_name="telemetry-actors")

@@ -1,0 +1,361 @@
+"""The demo study: a simulated A/B test of LLM agents inside one Runtime.
+
+Two conditions run side by side (one gpt-4 call per query against an ensemble
+of three cheaper models, see :mod:`._agents`). Simulated time runs
+:data:`TIME_SCALE` times faster than the wall clock: ``duration`` wall
+seconds simulate ``duration * TIME_SCALE`` seconds of traffic. Halfway
+through, both A/B experiments are paused for a tenth of the study, as one
+would during a deploy. At the end the demo compares the conditions and writes
+CSV, JSON Lines, archives and ``summary.json`` into the output folder.
+
+This module uses only the public API and imports neither rich nor
+matplotlib: the CLI draws the live view and the plot from what it returns.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+
+from .. import Comparison, Experiment, Runtime, WindowMetrics
+from ._agents import CONDITIONS, agent
+from ._archives import choose_window_us
+from ._simclock import SimulatedClock
+
+__all__ = [
+    "TIME_SCALE",
+    "ConditionView",
+    "DemoConfig",
+    "DemoResult",
+    "Progress",
+    "TraceSummary",
+    "run_demo",
+]
+
+#: Simulated seconds per wall-clock second of the demo.
+TIME_SCALE = 60
+#: Share of the study, as (start, end), during which the A/B experiments are paused.
+PAUSE = (0.45, 0.55)
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """What the demo simulates and where it writes.
+
+    Attributes:
+        out: the output folder (created).
+        duration: wall-clock seconds of a paced run; the study simulates
+            ``duration * TIME_SCALE`` seconds of traffic.
+        agents: simulated agents, split evenly between the two conditions.
+        seed: fixes every simulated number.
+        paced: run in real time (for the live view) or as fast as possible.
+        frames_per_second: progress reports per wall-clock second.
+    """
+
+    out: Path
+    duration: float = 15.0
+    agents: int = 32
+    seed: int = 0
+    paced: bool = True
+    frames_per_second: float = 10.0
+
+
+@dataclass(frozen=True)
+class ConditionView:
+    """Live figures of one condition's experiment."""
+
+    condition: str
+    description: str
+    status: str
+    events: int
+    queries: int
+    mean_latency_ms: float | None
+    p95_latency_ms: float | None
+    cost_usd: float
+    success_rate: float | None
+    dropped: int
+    mailbox_depth: int
+    mailbox_high_water: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report: how far the study is and what each condition shows."""
+
+    fraction: float
+    simulated_s: float
+    total_s: float
+    phase: str
+    conditions: tuple[ConditionView, ...]
+
+
+@dataclass(frozen=True)
+class TraceSummary:
+    """Counts from the trace experiment, which collects the libraries' standard events."""
+
+    events: int
+    llm_calls: int
+    failed_calls: int
+    hedged_calls: int
+    tool_calls: int
+    failed_tool_calls: int
+    ensemble_votes: int
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo measured and wrote."""
+
+    out: Path
+    conditions: tuple[str, ...]
+    experiments: tuple[Experiment, ...]
+    comparison: Comparison
+    windows: dict[str, list[WindowMetrics]]
+    window_us: int
+    origin_us: int
+    pause_us: tuple[int, int]
+    trace: TraceSummary
+    files: list[Path] = field(default_factory=list)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class _Study:
+    """The running study: runtime, clock, experiments and schedule."""
+
+    config: DemoConfig
+    rt: Runtime
+    clock: SimulatedClock
+    origin_us: int
+    span_us: int
+    experiments: tuple[Experiment, ...] = ()
+    trace: Experiment | None = None
+    phase: str = "running"
+
+    @property
+    def frames(self) -> int:
+        """How many progress reports (and pacing steps) the study has."""
+        return max(10, round(self.config.duration * self.config.frames_per_second))
+
+    @property
+    def pause_frames(self) -> tuple[int, int]:
+        """The frames after which the A/B experiments are paused and resumed."""
+        pause = round(self.frames * PAUSE[0])
+        return pause, max(pause + 1, round(self.frames * PAUSE[1]))
+
+    def frame_us(self, frame: int) -> int:
+        """The virtual time at the end of ``frame``."""
+        return self.origin_us + self.span_us * frame // self.frames
+
+
+async def run_demo(config: DemoConfig, on_progress: ProgressCallback | None = None) -> DemoResult:
+    """Run the simulated A/B study and write its files into ``config.out``.
+
+    ``on_progress`` is called after each frame of simulated time and once at
+    the end. Same ``seed``, ``agents`` and ``duration``: same numbers.
+
+    Raises:
+        ValueError: fewer than two agents or a non-positive duration.
+    """
+    if config.agents < 2:
+        raise ValueError(
+            f"the demo needs at least 2 agents (one per condition), got {config.agents}"
+        )
+    if config.duration <= 0:
+        raise ValueError(f"duration must be positive seconds, got {config.duration}")
+    origin_us = time.time_ns() // 1_000_000_000 * 1_000_000  # now, on a whole second
+    clock = SimulatedClock(origin_us)
+    span_us = round(config.duration * TIME_SCALE * 1_000_000)
+    report = on_progress or _ignore
+    async with Runtime(clock=clock, export_dir=config.out) as rt:
+        study = _Study(config, rt, clock, origin_us, span_us)
+        await _start_experiments(study)
+        async with anyio.create_task_group() as agents:
+            for index in range(config.agents):
+                condition = CONDITIONS[index % len(CONDITIONS)]
+                rng = random.Random(f"telemetry-actors-demo:{config.seed}:{index}")
+                end_us = origin_us + span_us
+                await clock.spawn(agents, agent, index, condition, clock, rng, end_us)
+            await _drive(study, report)
+        study.phase = "writing files"
+        report(await _progress(study))
+        return await _finish(study)
+
+
+def _ignore(progress: Progress) -> None:
+    return None
+
+
+async def _start_experiments(study: _Study) -> None:
+    experiments = []
+    for condition in CONDITIONS:
+        experiments.append(
+            await study.rt.start_experiment(
+                f"ab-{condition.name}",
+                hypothesis="three cheaper models with a majority vote answer more queries "
+                "than gpt-4 alone, at a fraction of the cost",
+                condition=condition.name,
+                tags=("demo", "ab-test"),
+                metadata={"models": list(condition.models), "seed": study.config.seed},
+                events=[f"ab.{condition.name}.*"],  # this arm's queries and bills only
+            )
+        )
+    study.experiments = tuple(experiments)
+    study.trace = await study.rt.start_experiment(
+        "trace", tags=("demo",), events=["req_llm.*", "hedging.*", "ensemble.*", "altar.tool.*"]
+    )
+
+
+async def _drive(study: _Study, report: ProgressCallback) -> None:
+    """Advance simulated time frame by frame, pausing the A/B experiments once."""
+    frames = study.frames
+    pause_frame, resume_frame = study.pause_frames
+    wall_start, wall_per_frame = time.monotonic(), study.config.duration / frames
+    for frame in range(1, frames + 1):
+        await study.clock.run_until(study.frame_us(frame))
+        if frame == pause_frame:
+            for experiment in study.experiments:
+                await study.rt.pause_experiment(experiment.id)
+            study.phase = "paused"
+        elif frame == resume_frame:
+            for experiment in study.experiments:
+                await study.rt.resume_experiment(experiment.id)
+            study.phase = "running"
+        report(await _progress(study))
+        if study.config.paced:
+            await anyio.sleep(wall_start + wall_per_frame * frame - time.monotonic())
+    study.phase = "finishing queries in flight"
+    report(await _progress(study))
+    await study.clock.run_all()
+
+
+async def _progress(study: _Study) -> Progress:
+    views = []
+    for experiment, condition in zip(study.experiments, CONDITIONS, strict=True):
+        rt = study.rt
+        live = await rt.streaming_metrics(experiment.id)
+        latency = (await rt.calculate_metrics(experiment.id)).latency  # p95 needs all values
+        statistics = await rt.statistics(experiment.id)
+        views.append(
+            ConditionView(
+                condition=condition.name,
+                description=condition.description,
+                status=statistics.status.value,
+                events=sum(live.event_counts.values()),
+                queries=live.latency.count,
+                mean_latency_ms=live.latency.mean,
+                p95_latency_ms=latency.p95,
+                cost_usd=live.cost.total,
+                success_rate=live.reliability.success_rate,
+                dropped=live.dropped,
+                mailbox_depth=statistics.mailbox_depth,
+                mailbox_high_water=statistics.mailbox_high_water,
+            )
+        )
+    elapsed = study.clock() - study.origin_us
+    return Progress(
+        fraction=min(1.0, elapsed / study.span_us),
+        simulated_s=elapsed / 1e6,
+        total_s=study.span_us / 1e6,
+        phase=study.phase,
+        conditions=tuple(views),
+    )
+
+
+async def _finish(study: _Study) -> DemoResult:
+    rt, out = study.rt, study.config.out
+    ids = [experiment.id for experiment in study.experiments]
+    for experiment_id in ids:
+        await rt.stop_experiment(experiment_id)
+    comparison = await rt.compare_experiments(ids)
+    window_us = choose_window_us(study.span_us)
+    end_us = study.origin_us + study.span_us
+    windows = {
+        # Leave out the tail of queries still in flight at the end: windows mostly after it.
+        condition.name: [
+            window
+            for window in await rt.windowed_metrics(experiment_id, window_us, window_us)
+            if window.window_start + window_us // 2 < end_us
+        ]
+        for condition, experiment_id in zip(CONDITIONS, ids, strict=True)
+    }
+    assert study.trace is not None
+    trace = _trace_summary((await rt.calculate_metrics(study.trace.id)).events)
+    files: list[Path] = []
+    for experiment in study.experiments:
+        for kind in ("csv", "jsonl"):
+            files.append(
+                await rt.export(experiment.id, kind, path=out / f"{experiment.name}.{kind}")
+            )
+    for experiment in study.experiments:
+        files.append(
+            await rt.archive(experiment.id, path=out / f"{experiment.name}.archive.jsonl")
+        )
+    experiments = tuple([await rt.get_experiment(experiment_id) for experiment_id in ids])
+    files.append(_write_summary(study, experiments, comparison, trace))
+    pause_frame, resume_frame = study.pause_frames
+    return DemoResult(
+        out=out,
+        conditions=tuple(condition.name for condition in CONDITIONS),
+        experiments=experiments,
+        comparison=comparison,
+        windows=windows,
+        window_us=window_us,
+        origin_us=study.origin_us,
+        pause_us=(study.frame_us(pause_frame), study.frame_us(resume_frame)),
+        trace=trace,
+        files=files,
+    )
+
+
+def _trace_summary(events: dict[str, int]) -> TraceSummary:
+    return TraceSummary(
+        events=sum(events.values()),
+        llm_calls=events.get("req_llm.request.start", 0),
+        failed_calls=events.get("req_llm.request.exception", 0),
+        hedged_calls=events.get("hedging.request.duplicated", 0),
+        tool_calls=events.get("altar.tool.start", 0),
+        failed_tool_calls=events.get("altar.tool.exception", 0),
+        ensemble_votes=events.get("ensemble.vote.completed", 0),
+    )
+
+
+def _write_summary(
+    study: _Study,
+    experiments: tuple[Experiment, ...],
+    comparison: Comparison,
+    trace: TraceSummary,
+) -> Path:
+    """``summary.json``: the configuration, each condition's metrics and the deltas."""
+    config = study.config
+    summary: dict[str, Any] = {
+        "seed": config.seed,
+        "agents": config.agents,
+        "simulated_seconds": study.span_us / 1e6,
+        "conditions": {
+            experiment.condition: {
+                "experiment_id": experiment.id,
+                "archive": f"{experiment.name}.archive.jsonl",
+                "metrics": comparison.individual[experiment.id],
+            }
+            for experiment in experiments
+        },
+        "comparison": {
+            f"{experiments[int(key.rsplit('_', 1)[1])].condition} vs "
+            f"{experiments[0].condition}": delta
+            for key, delta in comparison.comparison.items()
+        },
+        "trace": trace,
+    }
+    path = study.config.out / "summary.json"
+    path.write_bytes(msgspec.json.format(msgspec.json.encode(summary)) + b"\n")
+    return path

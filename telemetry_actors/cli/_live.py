@@ -1,0 +1,139 @@
+"""Showing the demo's progress: a rich live view, or plain log lines for CI.
+
+Both are context managers with an ``update(progress)`` method to pass as the
+demo's ``on_progress`` callback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from rich import box
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, TaskProgressColumn, TextColumn
+from rich.progress import Progress as Bar
+from rich.table import Table
+
+from ._demo import ConditionView, Progress
+from ._tables import format_ms, format_pct, format_usd
+
+__all__ = ["LiveView", "LogLines"]
+
+
+def _clock_text(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes:02d}:{seconds:02d}"
+
+
+def _conditions_table(progress: Progress) -> Table:
+    """Metrics as rows and conditions as columns, so it fits a narrow terminal."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("")
+    for view in progress.conditions:
+        table.add_column(view.condition, justify="right")
+    rows: list[tuple[str, Callable[[ConditionView], str]]] = [
+        ("models", lambda view: view.description),
+        ("status", _status),
+        ("queries", lambda view: f"{view.queries:,}"),
+        ("events", lambda view: f"{view.events:,}"),
+        ("mean latency", lambda view: format_ms(view.mean_latency_ms)),
+        ("p95 latency", lambda view: format_ms(view.p95_latency_ms)),
+        ("cost so far", lambda view: format_usd(view.cost_usd)),
+        ("success rate", lambda view: format_pct(view.success_rate)),
+        ("dropped", lambda view: f"{view.dropped:,}"),
+        ("mailbox (max)", lambda view: f"{view.mailbox_depth:,} ({view.mailbox_high_water:,})"),
+    ]
+    for label, cell in rows:
+        table.add_row(label, *(cell(view) for view in progress.conditions))
+    return table
+
+
+def _status(view: ConditionView) -> str:
+    return f"[yellow]{view.status}[/]" if view.status == "paused" else view.status
+
+
+class LiveView:
+    """A progress bar and a per-condition table, redrawn in place (rich ``Live``)."""
+
+    def __init__(self, console: Console) -> None:
+        self._bar = Bar(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(bar_width=40),
+            TaskProgressColumn(),
+            TextColumn("simulated {task.fields[clock]}  {task.fields[phase]}"),
+            console=console,
+        )
+        self._task = self._bar.add_task("study", total=1.0, clock="00:00", phase="")
+        self._table = Table()
+        self._live = Live(self._render(), console=console, refresh_per_second=8)
+
+    def _render(self) -> Group:
+        return Group(self._bar, self._table)
+
+    def update(self, progress: Progress) -> None:
+        """Show a new progress report."""
+        simulated = min(progress.simulated_s, progress.total_s)  # queries in flight run over
+        clock = f"{_clock_text(simulated)} / {_clock_text(progress.total_s)}"
+        self._bar.update(
+            self._task, completed=progress.fraction, clock=clock, phase=progress.phase
+        )
+        self._table = _conditions_table(progress)
+        self._live.update(self._render())
+
+    def __enter__(self) -> Self:
+        self._live.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._live.__exit__(exc_type, exc, traceback)
+
+
+def _condition_text(view: ConditionView) -> str:
+    return (
+        f"{view.condition}: {view.queries:,} queries, mean {format_ms(view.mean_latency_ms)}, "
+        f"p95 {format_ms(view.p95_latency_ms)}, {format_usd(view.cost_usd)}, "
+        f"{format_pct(view.success_rate)} ok, {view.dropped} dropped"
+    )
+
+
+class LogLines:
+    """One plain line per tenth of the study and per change of phase (logs, CI)."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._tenth = 0
+        self._phase = "running"
+
+    def update(self, progress: Progress) -> None:
+        """Print a line when the study passes a tenth or changes phase."""
+        tenth = int(progress.fraction * 10 + 1e-9)
+        if tenth <= self._tenth and progress.phase == self._phase:
+            return
+        self._tenth, self._phase = tenth, progress.phase
+        conditions = " | ".join(_condition_text(view) for view in progress.conditions)
+        self._console.print(
+            f"[{progress.fraction:4.0%}] {_clock_text(progress.simulated_s)} {progress.phase}: "
+            f"{conditions}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        return None
