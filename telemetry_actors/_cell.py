@@ -37,6 +37,7 @@ class ExperimentCell:
         pricing: Mapping[str, tuple[float, float]],
         sampling_rate: float,
         sampling_seed: int | None,
+        nanosecond_stamps: bool = False,
     ) -> None:
         self.experiment = experiment
         self.patterns = patterns
@@ -46,6 +47,7 @@ class ExperimentCell:
             Context(experiment.id, experiment.name, experiment.condition, experiment.tags)
         )
         self.stats = StreamingStats()
+        self.nanosecond_stamps = nanosecond_stamps  # emit stamped ns: store µs
         self.sampling_rate = sampling_rate
         self.sampler = random.Random(sampling_seed)
         # Events are collected only while RUNNING, judged in mailbox order.
@@ -78,6 +80,8 @@ class ExperimentCell:
         if self.sampling_rate < 1.0 and self.sampler.random() >= self.sampling_rate:
             return
         name, measurements, metadata, timestamp = raw
+        if self.nanosecond_stamps:
+            timestamp //= 1000
         # Read the caller's own dicts; anything else is copied once, up front.
         measured = measurements if type(measurements) is dict else copied(measurements)
         meta = metadata if type(metadata) is dict else copied(metadata)

@@ -1,0 +1,192 @@
+"""Caller cost of ``emit`` (ns/call) against an empty call, a queue put and metric libraries.
+
+Every variant is a tight loop of the same call with the same prebuilt arguments;
+the loop overhead is included in all of them alike (nothing is subtracted).
+The calls of one repetition run in bursts of ``config.burst``; between bursts,
+untimed, the mailboxes are flushed (and the baseline queue emptied), as a live
+actor would drain them, so the garbage collector sees a steady state rather
+than hundreds of thousands of queued tuples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from itertools import repeat
+from time import perf_counter
+from typing import Any
+
+from telemetry_actors import Runtime, emit
+
+from ._timing import Case, Config, Measurement, per_call, run_cases
+from ._workload import EVENT_NAME, system_clock
+
+MEASUREMENTS = {"duration": 1_200_000}
+METADATA = {"model": "gpt-4", "provider": "openai"}
+LATENCY_MS = 1.2
+
+Loop = Callable[[int], None]
+
+
+def empty(event_name: Any, measurements: Any = None, metadata: Any = None) -> None:
+    """The floor: a Python call with emit's arguments that does nothing."""
+
+
+def loop_of(function: Any) -> Loop:
+    """A loop calling ``function(EVENT_NAME, MEASUREMENTS, METADATA)`` n times."""
+    name, measurements, metadata = EVENT_NAME, MEASUREMENTS, METADATA
+
+    def loop(n: int) -> None:
+        for _ in repeat(None, n):
+            function(name, measurements, metadata)
+
+    return loop
+
+
+def observe_loop(observe: Any) -> Loop:
+    """A loop calling ``observe(LATENCY_MS)`` n times."""
+
+    def loop(n: int) -> None:
+        value = LATENCY_MS
+        for _ in repeat(None, n):
+            observe(value)
+
+    return loop
+
+
+def prometheus_observe() -> Any:
+    """``Histogram.observe`` of an unlabelled prometheus_client histogram, or None."""
+    try:
+        from prometheus_client import CollectorRegistry, Histogram
+    except ImportError:
+        return None
+
+    histogram = Histogram("llm_latency_ms", "LLM latency", registry=CollectorRegistry())
+    return histogram.observe
+
+
+def otel_record() -> Any:
+    """``Histogram.record`` of the OpenTelemetry SDK, or None when it is not installed."""
+    try:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    except ImportError:
+        return None
+    provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    return provider.get_meter("bench").create_histogram("llm_latency_ms").record
+
+
+async def nothing() -> None:
+    """No work between bursts."""
+
+
+async def timed_bursts(
+    loop: Loop, n: int, burst: int, between: Callable[[], Awaitable[None]] = nothing
+) -> float:
+    """Seconds spent in ``loop`` over ``n`` calls in bursts; ``between`` runs untimed."""
+    elapsed = 0.0
+    for first in range(0, n, burst):
+        size = min(burst, n - first)
+        started = perf_counter()
+        loop(size)
+        elapsed += perf_counter() - started
+        await between()
+    return elapsed
+
+
+class QueueBaseline:
+    """``asyncio.Queue.put_nowait`` of the raw tuple emit builds (name, fields, µs stamp)."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    def loop(self, n: int) -> None:
+        put, clock = self.queue.put_nowait, system_clock
+        name, measurements, metadata = EVENT_NAME, MEASUREMENTS, METADATA
+        for _ in repeat(None, n):
+            put((name, measurements, metadata, clock()))
+
+    async def empty(self) -> None:
+        self.queue = asyncio.Queue()
+
+
+class Attached:
+    """``emit`` with ``count`` running experiments collecting the event.
+
+    Each repetition starts fresh experiments, and afterwards flushes, counts
+    drops and cleans them up, so the mailboxes and stores never pile up.
+    """
+
+    def __init__(self, rt: Runtime, count: int) -> None:
+        self.rt, self.count = rt, count
+        self.ids: list[str] = []
+        self.dropped = 0
+
+    async def setup(self) -> None:
+        for i in range(self.count):
+            experiment = await self.rt.start_experiment(f"bench-{i}")
+            self.ids.append(experiment.id)
+        emit(EVENT_NAME, MEASUREMENTS, METADATA)  # resolve the route outside the timing
+        await self.rt.flush()
+
+    async def teardown(self) -> None:
+        await self.rt.flush()
+        for experiment_id in self.ids:
+            self.dropped += (await self.rt.streaming_metrics(experiment_id)).dropped
+            await self.rt.cleanup(experiment_id)
+        self.ids = []
+
+
+def _case(key: str, label: str, n: int, timed: Callable[[], Any], **extra: Any) -> Case:
+    return Case(key, label, "ns/call", timed, per_call(n), **extra)
+
+
+async def run(config: Config) -> list[Measurement]:
+    """Measure emit's caller cost and its baselines, interleaved, median of ``config.reps``."""
+    n, burst = config.calls, config.burst
+    n_ten = max(1, n // 10)  # ten experiments: a tenth of the calls, as much to flush
+    empty_loop, emit_loop = loop_of(empty), loop_of(emit)
+    observe, record = prometheus_observe(), otel_record()
+    async with Runtime(mailbox_size=burst + 1024) as rt:
+        one, ten, queue = Attached(rt, 1), Attached(rt, 10), QueueBaseline()
+        cases = [
+            _case("call.empty", "empty function call (same args)", n,
+                  lambda: timed_bursts(empty_loop, n, burst)),
+            _case("call.queue_put", "asyncio.Queue.put_nowait(raw tuple)", n,
+                  lambda: timed_bursts(queue.loop, n, burst, queue.empty),
+                  setup=queue.empty),
+        ]  # fmt: skip
+        if observe is not None:
+            prometheus_loop = observe_loop(observe)
+            cases.append(
+                _case("call.prometheus", "prometheus_client Histogram.observe", n,
+                      lambda: timed_bursts(prometheus_loop, n, burst))
+            )  # fmt: skip
+        if record is not None:
+            otel_loop = observe_loop(record)
+            cases.append(
+                _case("call.otel", "OpenTelemetry SDK Histogram.record", n,
+                      lambda: timed_bursts(otel_loop, n, burst))
+            )  # fmt: skip
+        cases += [
+            _case("emit.none", "emit, nothing attached", n,
+                  lambda: timed_bursts(emit_loop, n, burst)),
+            _case("emit.one", "emit, 1 running experiment", n,
+                  lambda: timed_bursts(emit_loop, n, burst, rt.flush),
+                  setup=one.setup, teardown=one.teardown),
+            _case("emit.ten", "emit, 10 running experiments", n_ten,
+                  lambda: timed_bursts(emit_loop, n_ten, burst, rt.flush),
+                  setup=ten.setup, teardown=ten.teardown,
+                  note=f"{n_ten:,} calls per repetition"),
+        ]  # fmt: skip
+        results = await run_cases(cases, config.reps)
+    baselines = {"prometheus_client": observe, "opentelemetry-sdk": record}
+    missing = [name for name, found in baselines.items() if found is None]
+    drops = Measurement(
+        "emit.dropped", "events dropped (must be 0)", "events", [float(one.dropped + ten.dropped)]
+    )
+    skipped = [
+        Measurement(f"emit.skipped.{name}", f"{name} baseline", "", note="skipped: not installed")
+        for name in missing
+    ]
+    return [*results, drops, *skipped]
