@@ -15,7 +15,7 @@ from ._results import (
     TokenMetrics,
     TreatmentComparison,
 )
-from ._store import EventStore, TokenTotals
+from ._store import FAILURE, SUCCESS, EventStore, TokenTotals
 from ._streaming import dotted_counts, sla_flags
 
 
@@ -154,9 +154,7 @@ def calculate_metrics(store: EventStore) -> Metrics:
         summary=summary,
         latency=latency_metrics(store.latency_values()),
         cost=cost_metrics(store.cost_values()),
-        reliability=reliability_metrics(
-            len(store), store.successes.count(1), store.failures.count(1)
-        ),
+        reliability=reliability_metrics(len(store), store.count(SUCCESS), store.count(FAILURE)),
         tokens=token_metrics(store.tokens),
         events=dict(event_types),
     )

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._event import EVENT_FIELDS, Event
-from ._store import EventStore
+from ._store import FAILURE, SUCCESS, EventStore
 from ._types import EventName
 
 
@@ -37,7 +37,7 @@ def query_store(
         names = store.names
         rows = [row for row in rows if names[row] == event_name]
     if success is not None:
-        column = store.successes if success else store.failures
+        column = store.mask(SUCCESS if success else FAILURE)
         rows = [row for row in rows if column[row]]
     events = store.events(rows)
     if condition is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import compress
 from typing import Any
 
@@ -27,6 +27,35 @@ from ._types import EventName
 
 #: Stand-in in the numeric columns where a row has no value (its flag is 0).
 _NO_VALUE = 0.0
+
+#: Bits of a row's flags byte.
+SUCCESS = 1
+FAILURE = 2
+HAS_LATENCY = 4
+HAS_COST = 8
+OUTCOME_MASK = SUCCESS | FAILURE
+_OUTCOME_FLAGS = {True: SUCCESS, False: FAILURE, None: 0}
+_OUTCOMES: tuple[bool | None, ...] = (None, True, False, None)
+
+
+def _bit_table(flag: int) -> bytes:
+    # bytes.translate table: each flags byte -> 1 if it has ``flag``, else 0.
+    return bytes(1 if value & flag else 0 for value in range(256))
+
+
+_TABLES = {flag: _bit_table(flag) for flag in (SUCCESS, FAILURE, HAS_LATENCY, HAS_COST)}
+_HAS_LATENCY_TABLE = _TABLES[HAS_LATENCY]
+_HAS_COST_TABLE = _TABLES[HAS_COST]
+
+
+def row_flags(latency: float | None, cost: float | None, success: bool | None) -> int:
+    """The flags byte of a row."""
+    flags = _OUTCOME_FLAGS[success]
+    if latency is not None:
+        flags |= HAS_LATENCY
+    if cost is not None:
+        flags |= HAS_COST
+    return flags
 
 
 class TokenTotals:
@@ -55,14 +84,11 @@ class EventStore:
     __slots__ = (
         "context",
         "costs",
-        "failures",
-        "has_cost",
-        "has_latency",
+        "flags",
         "latencies",
         "names",
         "payloads",
         "serials",
-        "successes",
         "timestamps",
         "tokens",
     )
@@ -73,12 +99,9 @@ class EventStore:
         self.serials = array("Q")  # 0: the row is an inserted Event, kept as given
         self.names: list[EventName] = []
         self.payloads: list[Payload | Event] = []
-        self.latencies = array("d")
-        self.has_latency = bytearray()
+        self.latencies = array("d")  # 0.0 where the row has none (see flags)
         self.costs = array("d")
-        self.has_cost = bytearray()
-        self.successes = bytearray()
-        self.failures = bytearray()
+        self.flags = bytearray()  # per row: SUCCESS | FAILURE | HAS_LATENCY | HAS_COST
         self.tokens = TokenTotals()
 
     def __len__(self) -> int:
@@ -104,20 +127,18 @@ class EventStore:
             self.serials.append(serial)
             self.names.append(name)
             self.payloads.append(payload)
+            flags = _OUTCOME_FLAGS[success]
             if latency is None:
                 self.latencies.append(_NO_VALUE)
-                self.has_latency.append(0)
             else:
                 self.latencies.append(latency)
-                self.has_latency.append(1)
+                flags |= HAS_LATENCY
             if cost is None:
                 self.costs.append(_NO_VALUE)
-                self.has_cost.append(0)
             else:
                 self.costs.append(cost)
-                self.has_cost.append(1)
-            self.successes.append(success is True)
-            self.failures.append(success is False)
+                flags |= HAS_COST
+            self.flags.append(flags)
             return
         self._insert_row(
             bisect_right(timestamps, timestamp),
@@ -155,34 +176,63 @@ class EventStore:
         self.names.insert(index, name)
         self.payloads.insert(index, payload)
         self.latencies.insert(index, _NO_VALUE if latency is None else latency)
-        self.has_latency.insert(index, latency is not None)
         self.costs.insert(index, _NO_VALUE if cost is None else cost)
-        self.has_cost.insert(index, cost is not None)
-        self.successes.insert(index, success is True)
-        self.failures.insert(index, success is False)
+        self.flags.insert(index, row_flags(latency, cost, success))
 
     # ------------------------------------------------------------------ reading
 
     def event(self, index: int) -> Event:
         """The event of one row, materialised."""
-        payload = self.payloads[index]
-        if type(payload) is Event:
-            return payload
-        return materialize(
-            self.context,
-            event_id_of(self.serials[index]),
+        return self.events(range(index, index + 1))[0]
+
+    def events(self, rows: Sequence[int]) -> list[Event]:
+        """The events of the given rows, in that order. O(k)."""
+        if isinstance(rows, range) and rows.step == 1:
+            # Contiguous rows (windows, last n): slices zipped at C speed.
+            low, high = rows.start, rows.stop
+            columns: Iterable[tuple[Any, ...]] = zip(
+                self.payloads[low:high],
+                self.serials[low:high],
+                self.names[low:high],
+                self.timestamps[low:high],
+                self.latencies[low:high],
+                self.costs[low:high],
+                self.flags[low:high],
+                strict=True,
+            )
+        else:
+            columns = (self._row(index) for index in rows)
+        context = self.context
+        events: list[Event] = []
+        append = events.append
+        for payload, serial, name, timestamp, latency, cost, flags in columns:
+            if type(payload) is Event:
+                append(payload)
+                continue
+            append(
+                materialize(
+                    context,
+                    event_id_of(serial),
+                    name,
+                    timestamp,
+                    payload,
+                    latency if flags & HAS_LATENCY else None,
+                    cost if flags & HAS_COST else None,
+                    _OUTCOMES[flags & OUTCOME_MASK],
+                )
+            )
+        return events
+
+    def _row(self, index: int) -> tuple[Any, ...]:
+        return (
+            self.payloads[index],
+            self.serials[index],
             self.names[index],
             self.timestamps[index],
-            payload,  # type: ignore[arg-type]
-            self.latencies[index] if self.has_latency[index] else None,
-            self.costs[index] if self.has_cost[index] else None,
-            True if self.successes[index] else (False if self.failures[index] else None),
+            self.latencies[index],
+            self.costs[index],
+            self.flags[index],
         )
-
-    def events(self, indices: Iterable[int]) -> list[Event]:
-        """The events of the given rows, in that order. O(k)."""
-        event = self.event
-        return [event(index) for index in indices]
 
     def all(self) -> list[Event]:
         """Every event in time order. O(n)."""
@@ -211,11 +261,19 @@ class EventStore:
 
     def latency_values(self) -> list[float]:
         """Every latency present, in time order. O(n), C speed."""
-        return list(compress(self.latencies, self.has_latency))
+        return list(compress(self.latencies, self.flags.translate(_HAS_LATENCY_TABLE)))
 
     def cost_values(self) -> list[float]:
         """Every cost present, in time order. O(n), C speed."""
-        return list(compress(self.costs, self.has_cost))
+        return list(compress(self.costs, self.flags.translate(_HAS_COST_TABLE)))
+
+    def mask(self, flag: int) -> bytearray:
+        """One byte per row: 1 where the row has ``flag``, else 0. O(n), C speed."""
+        return self.flags.translate(_TABLES[flag])
+
+    def count(self, flag: int) -> int:
+        """How many rows have ``flag``. O(n), C speed."""
+        return self.mask(flag).count(1)
 
     def name_counts(self) -> Counter[EventName]:
         """How many rows have each event name. O(n), C speed."""

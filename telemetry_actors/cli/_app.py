@@ -112,7 +112,7 @@ def _report_demo(console: Console, result: DemoResult) -> None:
     console.print(comparison_table(result.comparison, labels, title="A/B comparison"))
     trace = result.trace
     console.print(
-        f"Trace experiment: {trace.events:,} events, {trace.llm_calls:,} LLM calls "
+        f"Trace experiment: {trace.events:,} events, {trace.llm_calls:,} LLM requests "
         f"({trace.failed_calls:,} failed, {trace.hedged_calls:,} hedged), "
         f"{trace.tool_calls:,} tool calls ({trace.failed_tool_calls:,} failed), "
         f"{trace.ensemble_votes:,} ensemble votes."

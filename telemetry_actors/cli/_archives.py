@@ -40,7 +40,10 @@ async def load_archives(rt: Runtime, paths: Sequence[Path]) -> list[Experiment]:
         except OSError as error:
             raise ArchiveError(f"cannot read {path}: {error.strerror or error}") from None
         except ValueError as error:
-            raise ArchiveError(f"not a valid archive: {_one_line(str(error))}") from None
+            message = _one_line(str(error))
+            if message.startswith(str(path)):  # a malformed file: the message names the line
+                raise ArchiveError(f"not a valid archive: {message}") from None
+            raise ArchiveError(f"cannot load {path}: {message}") from None
     return experiments
 
 

@@ -98,7 +98,7 @@ def plot_windows(
             axes.axvspan(start, end, color="grey", alpha=0.15, label=shaded_label)
     latency_axes.set_ylim(bottom=0)
     cost_axes.set_ylim(bottom=0)
-    latency_axes.legend(loc="upper right")
+    latency_axes.legend(loc="lower left", ncols=3)  # below the lines: latency starts at 0
     figure.suptitle(title, fontsize=13)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
