@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,96 @@ def test_basic_usage(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_every_example_runs(name: str, tmp_path: Path) -> None:
     run_example(name, tmp_path)
+
+
+def test_ab_testing(tmp_path: Path) -> None:
+    output = run_example("ab_testing.py", tmp_path)
+    assert "control  : 200 requests" in output
+    assert "treatment: 200 requests" in output
+    assert "treatment vs control: latency -" in output  # the shorter prompt is faster
+    assert "cost -" in output
+    (csv_file,) = (tmp_path / "exports").glob("experiments_*.csv")
+    lines = csv_file.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 401  # header + both arms
+
+
+def test_custom_events(tmp_path: Path) -> None:
+    output = run_example("custom_events.py", tmp_path)
+    assert "causal trace: 5 decisions" in output
+    assert "        - use 4 hits as context" in output  # four levels deep in the tree
+    assert "'altar.tool.exception': 1" in output  # the wildcard catches exceptions too
+    assert "failed tool call: kind=TimeoutError" in output
+    assert "'hedging.request.duplicated': 1" in output
+    assert "hedged request won by the duplicate in 420 ms" in output
+    assert "myapp.*: {'myapp.cache.hit': 2, 'myapp.cache.miss': 1, 'myapp.retrieval.docs': 1}" in (
+        output
+    )
+    standard = next(line for line in output.splitlines() if line.startswith("standard:"))
+    assert "altar.tool.exception" not in standard
+    assert "myapp" not in standard
+
+
+def test_threads(tmp_path: Path) -> None:
+    output = run_example("threads.py", tmp_path)
+    assert "threads: 200 calls from 8 threads" in output
+    assert "'req_llm.request.start': 200" in output
+    events = output.split("events: ", 1)[1]
+    stops = int(events.split("'req_llm.request.stop': ", 1)[1].split(",")[0].rstrip("}"))
+    exceptions = int(events.split("'req_llm.request.exception': ", 1)[1].split("}")[0])
+    assert stops + exceptions == 200
+    assert f"answered {stops}," in output
+
+
+def _drained(output: str) -> int:
+    (line,) = [line for line in output.splitlines() if line.startswith("drained ")]
+    return int(line.split()[1])
+
+
+def test_agent_service_stops_itself_with_sigterm(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(EXAMPLES / "agent_service.py"),
+            "--run-for",
+            "1",
+            "--report-every",
+            "0.2",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ready: pid ")
+    assert "[live] " in result.stdout
+    assert "received SIGTERM" in result.stdout
+    drained = _drained(result.stdout)
+    assert drained > 0
+    (csv_file,) = (tmp_path / "exports").glob("agent_service_*.csv")
+    assert len(csv_file.read_text(encoding="utf-8").splitlines()) == drained + 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_agent_service_drains_on_sigint(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "agent_service.py"), "--run-for", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        ready = process.stdout.readline()  # the signal receiver is open once this is printed
+        assert ready.startswith("ready: pid "), ready
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0, stderr
+    assert "received SIGINT" in stdout
+    assert _drained(stdout) > 0
+    assert "Traceback" not in stderr

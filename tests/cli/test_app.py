@@ -1,0 +1,246 @@
+"""The ``telemetry-actors`` command line: the demo and the archive commands."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from click.testing import CliRunner, Result
+
+from telemetry_actors import Runtime
+from telemetry_actors.cli._app import cli
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+DEMO_ARGS = ["demo", "--no-live", "--duration", "1", "--agents", "4", "--seed", "1"]
+ARCHIVE_COMMANDS = [
+    ["summarize"],
+    ["compare", "{path}"],
+    ["plot", "-o", "{tmp}/out.png"],
+    ["export", "--format", "csv"],
+]
+
+
+def _runner() -> CliRunner:
+    # click 8.2 keeps stderr apart by default; 8.1 needs mix_stderr=False.
+    major, minor = (int(part) for part in version("click").split(".")[:2])
+    if (major, minor) < (8, 2):
+        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    return CliRunner()
+
+
+def invoke(*args: str | Path) -> Result:
+    return _runner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
+
+
+def run_demo_cli(out: Path, seed: int = 1) -> Result:
+    args = [*DEMO_ARGS[:-1], str(seed), "--out", str(out)]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
+    out = tmp_path_factory.mktemp("demo") / "out"
+    return out, run_demo_cli(out)
+
+
+def comparison_section(result: Result) -> str:
+    """The printed comparison table and trace line: everything but the paths."""
+    text = result.stdout
+    return text[text.index("A/B comparison") : text.index("wrote ")]
+
+
+def numbers(summary_path: Path) -> dict[str, Any]:
+    """summary.json without what differs between runs: ids and wall-clock time stamps."""
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    for condition in summary["conditions"].values():
+        del condition["experiment_id"]
+        del condition["metrics"]["summary"]["time_range"]
+    return summary
+
+
+def test_demo_writes_every_file(demo_run: tuple[Path, Result]) -> None:
+    out, result = demo_run
+    names = {path.name for path in out.iterdir()}
+    for arm in ("ab-single", "ab-ensemble"):
+        assert {f"{arm}.csv", f"{arm}.jsonl", f"{arm}.archive.jsonl"} <= names
+    assert {"summary.json", "windows.png"} <= names
+    png = (out / "windows.png").read_bytes()
+    assert png.startswith(PNG_SIGNATURE)
+    assert len(png) > 20_000  # three panels with lines, not an empty canvas
+    assert f"Output folder: {out}" in result.stdout
+    assert "paused: single:" in result.stdout  # the log line of the pause
+
+
+def test_demo_prints_the_comparison(demo_run: tuple[Path, Result]) -> None:
+    _, result = demo_run
+    section = comparison_section(result)
+    for row in ("mean latency", "p95 latency", "total cost", "success rate"):
+        assert row in section
+    assert "single (baseline)" in section
+    assert "Trace experiment:" in section
+
+
+def test_same_seed_same_numbers(demo_run: tuple[Path, Result], tmp_path: Path) -> None:
+    out, first = demo_run
+    second = run_demo_cli(tmp_path / "again")
+    assert comparison_section(second) == comparison_section(first)
+    assert numbers(tmp_path / "again" / "summary.json") == numbers(out / "summary.json")
+
+
+def test_another_seed_other_numbers(demo_run: tuple[Path, Result], tmp_path: Path) -> None:
+    _, first = demo_run
+    other = run_demo_cli(tmp_path / "other", seed=2)
+    assert comparison_section(other) != comparison_section(first)
+
+
+def test_demo_collects_nothing_while_paused(demo_run: tuple[Path, Result]) -> None:
+    out, _ = demo_run
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    lines = (out / "ab-single.archive.jsonl").read_text(encoding="utf-8").splitlines()
+    experiment = json.loads(lines[0])["data"]
+    assert experiment["pause_count"] == 1
+    assert experiment["status"] == "archived"
+    timestamps = sorted(json.loads(line)["data"]["timestamp"] for line in lines[1:])
+    gaps = [later - earlier for earlier, later in itertools.pairwise(timestamps)]
+    # The pause, a tenth of the study or more, leaves a gap without events.
+    assert max(gaps) >= 0.1 * summary["simulated_seconds"] * 1e6 * 0.9
+
+
+def test_summarize(demo_run: tuple[Path, Result]) -> None:
+    out, _ = demo_run
+    result = invoke("summarize", out / "ab-single.archive.jsonl")
+    assert result.exit_code == 0, result.output
+    assert "ab-single" in result.stdout
+    assert "mean latency" in result.stdout
+    assert "ab.single.request.stop" in result.stdout
+
+
+def test_compare(demo_run: tuple[Path, Result]) -> None:
+    out, first = demo_run
+    result = invoke("compare", out / "ab-single.archive.jsonl", out / "ab-ensemble.archive.jsonl")
+    assert result.exit_code == 0, result.output
+
+    # The same table as the demo's own comparison, row for row.
+    def cells(text: str) -> list[list[str]]:
+        rows = [line for line in text.splitlines() if "latency" in line or "cost" in line]
+        return [[cell.strip() for cell in row.split("│")[2:]] for row in rows]
+
+    assert cells(result.stdout) == cells(comparison_section(first))
+    assert len(cells(result.stdout)) == 6  # with latency, mean, p50, p95, p99, cost
+
+
+def test_plot(demo_run: tuple[Path, Result], tmp_path: Path) -> None:
+    out, _ = demo_run
+    png = tmp_path / "plots" / "both.png"
+    archives = [out / "ab-single.archive.jsonl", out / "ab-ensemble.archive.jsonl"]
+    result = invoke("plot", *archives, "-o", png)
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes().startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_export(demo_run: tuple[Path, Result], tmp_path: Path, kind: str) -> None:
+    out, _ = demo_run
+    target = tmp_path / f"events.{kind}"
+    archive = out / "ab-ensemble.archive.jsonl"
+    result = invoke("export", archive, "--format", kind, "-o", target)
+    assert result.exit_code == 0, result.output
+    events = len(archive.read_text(encoding="utf-8").splitlines()) - 1
+    header = 1 if kind == "csv" else 0
+    assert len(target.read_text(encoding="utf-8").splitlines()) == events + header
+
+
+def _assert_one_line_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def _archive_command(command: list[str], path: Path, tmp: Path) -> list[str]:
+    return [command[0], str(path)] + [arg.format(path=path, tmp=tmp) for arg in command[1:]]
+
+
+@pytest.mark.parametrize("command", ARCHIVE_COMMANDS, ids=lambda c: c[0])
+def test_missing_archive(command: list[str], tmp_path: Path) -> None:
+    missing = tmp_path / "nope.jsonl"
+    result = invoke(*_archive_command(command, missing, tmp_path))
+    _assert_one_line_error(result, "no such file", "nope.jsonl")
+
+
+@pytest.mark.parametrize("command", ARCHIVE_COMMANDS, ids=lambda c: c[0])
+def test_corrupt_archive(command: list[str], tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.jsonl"
+    corrupt.write_text('{"type": "experiment_metadata", "data": {\nnot json\n', encoding="utf-8")
+    result = invoke(*_archive_command(command, corrupt, tmp_path))
+    _assert_one_line_error(result, "not a valid archive", "corrupt.jsonl", "line 1")
+
+
+def test_corrupt_line_is_named(demo_run: tuple[Path, Result], tmp_path: Path) -> None:
+    out, _ = demo_run
+    lines = (out / "ab-single.archive.jsonl").read_text(encoding="utf-8").splitlines()
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("\n".join([*lines[:2], "{oops", *lines[2:]]) + "\n", encoding="utf-8")
+    _assert_one_line_error(invoke("summarize", broken), "line 3")
+
+
+def test_same_archive_twice(demo_run: tuple[Path, Result]) -> None:
+    out, _ = demo_run
+    archive = out / "ab-single.archive.jsonl"
+    _assert_one_line_error(invoke("compare", archive, archive), "already present")
+
+
+def test_folder_instead_of_archive(tmp_path: Path) -> None:
+    _assert_one_line_error(invoke("summarize", tmp_path), "is a folder")
+
+
+def test_export_of_an_empty_archive(tmp_path: Path) -> None:
+    async def write_empty() -> Path:
+        async with Runtime(export_dir=tmp_path) as rt:
+            experiment = await rt.start_experiment("empty")
+            return await rt.archive(experiment.id, path=tmp_path / "empty.jsonl")
+
+    archive = anyio.run(write_empty)
+    result = invoke("export", archive, "-o", tmp_path / "empty.csv")
+    _assert_one_line_error(result)
+    assert invoke("summarize", archive).exit_code == 0
+
+
+def test_python_dash_m(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "telemetry_actors", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("demo", "summarize", "compare", "plot", "export"):
+        assert command in result.stdout
+
+
+def test_missing_cli_extra_is_a_one_line_hint() -> None:
+    code = (
+        "import sys; sys.modules['click'] = None; "  # as if click were not installed
+        "from telemetry_actors.cli import main; main()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "telemetry-actors: the command line needs the 'cli' extra (click is not installed); "
+        "install it with: pip install 'telemetry-actors[cli]'"
+    ]
