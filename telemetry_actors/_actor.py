@@ -7,6 +7,7 @@ incarnation on the same cell.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from time import perf_counter
 from typing import Any, Generic, TypeVar
@@ -15,6 +16,7 @@ import anyio
 import anyio.lowlevel
 
 from ._cell import ExperimentCell
+from ._ingest import ingest
 
 T = TypeVar("T")
 
@@ -66,44 +68,61 @@ def _note_depth(cell: ExperimentCell) -> None:
         mailbox.high_water = depth
 
 
+def _take(queue: deque[Any], limit: int) -> list[Any]:
+    popleft = queue.popleft
+    return [popleft() for _ in range(min(len(queue), limit))]
+
+
+def _crash_if_requested(cell: ExperimentCell) -> None:
+    if cell.crash_requested:
+        cell.crash_requested = False
+        raise InjectedCrash(f"crash injected into experiment {cell.id!r}")
+
+
+def handle(cell: ExperimentCell, items: list[Any]) -> None:
+    """Handle taken mailbox items in order: runs of events in one go, calls one by one.
+
+    If handling crashes, the item that crashed is lost (an event is counted
+    as dropped) and every later item goes back to the front of the mailbox,
+    in order, for the next incarnation.
+    """
+    index = 0
+    size = len(items)
+    try:
+        while index < size:
+            item = items[index]
+            if type(item) is tuple:
+                end = index + 1
+                while end < size and type(items[end]) is tuple:
+                    end += 1
+                cell.ingest_failed_at = 0
+                ingest(cell, items[index:end])
+                index = end
+            else:
+                item.run(cell)
+                index += 1
+    except Exception:
+        failed = index + cell.ingest_failed_at if type(items[index]) is tuple else index
+        if type(items[failed]) is tuple:
+            cell.mailbox.count_drops(1)
+        cell.mailbox.queue.extendleft(reversed(items[failed + 1 :]))
+        raise
+
+
 async def run_actor(cell: ExperimentCell) -> None:
     """Drain ``cell``'s mailbox forever; raise whatever crashes it."""
     mailbox = cell.mailbox
     queue = mailbox.queue
-    popleft = queue.popleft
-    collect = cell.collect
-    item: Any = None
-    try:
-        while True:
-            _note_depth(cell)
-            started = perf_counter()
-            handled = 0
-            while queue:
-                if cell.crash_requested:
-                    cell.crash_requested = False
-                    raise InjectedCrash(f"crash injected into experiment {cell.id!r}")
-                item = popleft()
-                if type(item) is tuple:
-                    collect(item)
-                else:
-                    item.run(cell)
-                item = None
-                handled += 1
-                if handled == BATCH_SIZE:
-                    cell.record_batch(handled, perf_counter() - started)
-                    mailbox.signal_room()
-                    await anyio.lowlevel.checkpoint()
-                    _note_depth(cell)
-                    started = perf_counter()
-                    handled = 0
-            cell.record_batch(handled, perf_counter() - started)
+    while True:
+        _crash_if_requested(cell)
+        if not queue:
             mailbox.signal_room()
-            if cell.crash_requested:
-                cell.crash_requested = False
-                raise InjectedCrash(f"crash injected into experiment {cell.id!r}")
             await mailbox.wait()
-    except Exception:
-        if type(item) is tuple:
-            # The event being processed when the actor crashed is lost: count it.
-            mailbox.count_drops(1)
-        raise
+            continue
+        _note_depth(cell)
+        started = perf_counter()
+        items = _take(queue, BATCH_SIZE)
+        handle(cell, items)
+        cell.record_batch(len(items), perf_counter() - started)
+        mailbox.signal_room()
+        await anyio.lowlevel.checkpoint()

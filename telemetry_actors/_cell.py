@@ -14,16 +14,14 @@ from collections.abc import Mapping
 import anyio
 import msgspec
 
-from ._enrichment import Context, copied, derive
-from ._event import Event, next_serial
+from ._enrichment import Context
+from ._event import Event
 from ._experiment import Experiment, ExperimentStatus
 from ._mailbox import Mailbox
 from ._names import NamePattern
-from ._payload import pack
 from ._results import ActorStatistics
 from ._store import EventStore
 from ._streaming import StreamingStats
-from ._types import RawEvent
 
 
 class ExperimentCell:
@@ -59,6 +57,7 @@ class ExperimentCell:
         self.last_crash: str | None = None
         self.supervisor_reacted: list[anyio.Event] = []
         self.cancel_scope = anyio.CancelScope()
+        self.ingest_failed_at = 0  # set by _ingest.ingest when handling an event crashes
         self.messages_handled = 0
         self.processing_seconds = 0.0
 
@@ -72,28 +71,6 @@ class ExperimentCell:
         self.experiment = experiment
         self.collecting = experiment.status is ExperimentStatus.RUNNING
         return experiment
-
-    def collect(self, raw: RawEvent) -> None:
-        """Enrich, store and count one emitted event, unless not collecting or sampled out."""
-        if not self.collecting:
-            return
-        if self.sampling_rate < 1.0 and self.sampler.random() >= self.sampling_rate:
-            return
-        name, measurements, metadata, timestamp = raw
-        if self.nanosecond_stamps:
-            timestamp //= 1000
-        # Read the caller's own dicts; anything else is copied once, up front.
-        measured = measurements if type(measurements) is dict else copied(measurements)
-        meta = metadata if type(metadata) is dict else copied(metadata)
-        latency, cost, outcome, tokens = derive(measured, meta, self.pricing)
-        payload = pack(measured, meta)
-        if type(payload) is tuple:
-            # Not packable: keep copies, so later changes by the caller cannot leak in.
-            payload = (dict(measured), dict(meta))
-        self.store.append_emitted(timestamp, name, next_serial(), payload, latency, cost, outcome)
-        self.stats.add(name, latency, cost, outcome)
-        if tokens is not None:
-            self.store.tokens.add(tokens)
 
     def insert(self, event: Event) -> Event:
         """Store an event as given (no enrichment) and count it."""

@@ -12,14 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._event import Event
-from ._payload import Fields, Payload, unpack
+from ._payload import Fields
 from ._pricing import UNKNOWN_MODEL_RATES
-from ._types import EventName
 
 _PROMPT_KEYS = ("prompt", "prompt_tokens", "input_tokens")
 _COMPLETION_KEYS = ("completion", "completion_tokens", "output_tokens")
 _TOTAL_KEYS = ("total", "total_tokens")
-COPIED_KEYS = ("session_id", "user_id", "sample_id", "cohort", "model", "provider")
 _MISSING: Any = object()
 _INVALID: Any = object()
 
@@ -173,18 +171,49 @@ def _guarded(derive: Any, *args: Any) -> Any:
         return None
 
 
+#: Ints below this size convert to finite floats; larger ones take the exact slow path.
+_SMALL_INT = 1 << 1000
+
+
 def derive(
     measurements: Fields, metadata: Fields, pricing: Mapping[str, tuple[float, float]]
 ) -> tuple[float | None, float | None, bool | None, Tokens | None]:
-    """(latency_ms, cost_usd, success, tokens) of one event. Never raises."""
+    """(latency_ms, cost_usd, success, tokens) of one event. Never raises.
+
+    Hot path: the common shapes (int or float duration, a dict of int token
+    counts, a str model) are handled inline; everything else goes through the
+    field functions above, which define the rules.
+    """
     try:
-        tokens = token_counts(metadata)
-        return (
-            latency_ms(measurements),
-            cost_usd(measurements, metadata, pricing, tokens),
-            success(measurements, metadata),
-            tokens,
-        )
+        duration = measurements.get("duration", _MISSING)
+        if type(duration) is int and -_SMALL_INT < duration < _SMALL_INT:
+            latency: float | None = duration / 1e6
+        else:
+            latency = latency_ms(measurements)
+        tokens_given = metadata.get("tokens")
+        tokens: Tokens | None = None
+        if tokens_given is not None:
+            prompt = tokens_given.get("prompt", _MISSING) if type(tokens_given) is dict else None
+            completion = (
+                tokens_given.get("completion", _MISSING) if type(tokens_given) is dict else None
+            )
+            if (
+                type(prompt) is int
+                and type(completion) is int
+                and -_SMALL_INT < prompt < _SMALL_INT
+                and -_SMALL_INT < completion < _SMALL_INT
+                and "total" not in tokens_given
+                and "total_tokens" not in tokens_given
+            ):
+                tokens = (prompt, completion, prompt + completion)
+            else:
+                tokens = token_counts(metadata)
+        cost = metadata.get("cost", _MISSING)
+        if cost is not _MISSING:
+            cost = finite_number(cost)
+        else:
+            cost = cost_usd(measurements, metadata, pricing, tokens)
+        return latency, cost, success(measurements, metadata), tokens
     except Exception:
         # Some value misbehaved: derive each field on its own so the others survive.
         tokens = _guarded(token_counts, metadata)
@@ -213,41 +242,3 @@ def copied(fields: Mapping[str, Any] | None) -> Fields:
         return dict(fields)
     except Exception:
         return {}
-
-
-def copied_fields(metadata: Fields) -> list[Any]:
-    """The values of ``session_id`` … ``provider`` in ``metadata`` (None when absent)."""
-    try:
-        return [metadata.get(key) for key in COPIED_KEYS]
-    except Exception:
-        # A key whose __eq__ raises shadows a copied name: copy nothing.
-        return [None] * len(COPIED_KEYS)
-
-
-def materialize(
-    context: Context,
-    event_id: str,
-    name: EventName,
-    timestamp: int,
-    payload: Payload,
-    latency: float | None,
-    cost: float | None,
-    outcome: bool | None,
-) -> Event:
-    """Rebuild the :class:`Event` of a stored row."""
-    measurements, metadata = unpack(payload)
-    return Event(
-        event_id,
-        name,
-        timestamp,
-        context.experiment_id,
-        context.experiment_name,
-        context.condition,
-        context.tags,
-        measurements,
-        metadata,
-        latency,
-        cost,
-        outcome,
-        *copied_fields(metadata),
-    )

@@ -12,7 +12,7 @@ from ._types import EventName
 
 # A per-process random prefix plus a counter: unique across processes and runtimes
 # (archives keep their ids) at ~50 ns, where uuid4 costs over a microsecond.
-_ID_PREFIX = os.urandom(6).hex()
+EVENT_ID_PREFIX = os.urandom(6).hex()
 _id_counter = itertools.count(1)
 
 
@@ -22,7 +22,7 @@ next_serial = _id_counter.__next__
 
 def event_id_of(serial: int) -> str:
     """The event id of a serial: unique within and (with overwhelming odds) across processes."""
-    return f"{_ID_PREFIX}-{serial:x}"
+    return f"{EVENT_ID_PREFIX}-{serial:x}"
 
 
 def new_event_id() -> str:

@@ -4,7 +4,8 @@ Dicts cost hundreds of bytes each; a ``marshal`` encoding of the same data
 is a single bytes object of about a hundred. ``marshal`` is exact for the
 builtin types (str, int of any size, float, bool, None, bytes, tuple, list,
 set, frozenset, dict, even cycles) and refuses every other type, calling no
-user code, so anything else is kept as a plain copy instead.
+user code, so anything else is kept as a plain copy instead. The store
+decodes payloads itself, in its read loop.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ Fields: TypeAlias = dict[str, Any]
 Payload: TypeAlias = bytes | tuple[Fields, Fields]
 
 _dumps = marshal.dumps
-_loads = marshal.loads
 
 
 def pack(measurements: Fields, metadata: Fields) -> Payload:
@@ -26,11 +26,3 @@ def pack(measurements: Fields, metadata: Fields) -> Payload:
         return _dumps((measurements, metadata))
     except (ValueError, RecursionError):  # a non-builtin value, or nesting too deep
         return (measurements, metadata)
-
-
-def unpack(payload: Payload) -> tuple[Fields, Fields]:
-    """Fresh (measurements, metadata) dicts; callers may mutate them freely."""
-    if isinstance(payload, bytes):
-        measurements, metadata = _loads(payload)
-        return measurements, metadata
-    return dict(payload[0]), dict(payload[1])

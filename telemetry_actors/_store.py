@@ -13,6 +13,7 @@ is a bisect plus an insert that moves only the rows after it.
 
 from __future__ import annotations
 
+import marshal
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -20,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from itertools import compress
 from typing import Any
 
-from ._enrichment import Context, Tokens, materialize, number_or_none, token_counts_of
-from ._event import Event, event_id_of
+from ._enrichment import Context, Tokens, number_or_none, token_counts_of
+from ._event import EVENT_ID_PREFIX, Event
 from ._payload import Payload
 from ._types import EventName
 
@@ -202,23 +203,54 @@ class EventStore:
             )
         else:
             columns = (self._row(index) for index in rows)
+        # Hot path, inlined by hand (payload.unpack, copied fields, event ids):
+        # a window of a thousand events is rebuilt per query.
         context = self.context
+        experiment_id, experiment_name = context.experiment_id, context.experiment_name
+        condition, tags = context.condition, context.tags
+        id_prefix = EVENT_ID_PREFIX
+        loads = marshal.loads
         events: list[Event] = []
         append = events.append
         for payload, serial, name, timestamp, latency, cost, flags in columns:
-            if type(payload) is Event:
+            kind = type(payload)
+            if kind is bytes:
+                measurements, metadata = loads(payload)
+            elif kind is Event:
                 append(payload)
                 continue
+            else:
+                measurements, metadata = dict(payload[0]), dict(payload[1])
+            get = metadata.get
+            try:
+                session_id, user_id, sample_id = (
+                    get("session_id"),
+                    get("user_id"),
+                    get("sample_id"),
+                )
+                cohort, model, provider = get("cohort"), get("model"), get("provider")
+            except Exception:  # a key whose __eq__ raises shadows a copied name
+                session_id = user_id = sample_id = cohort = model = provider = None
             append(
-                materialize(
-                    context,
-                    event_id_of(serial),
+                Event(
+                    f"{id_prefix}-{serial:x}",
                     name,
                     timestamp,
-                    payload,
+                    experiment_id,
+                    experiment_name,
+                    condition,
+                    tags,
+                    measurements,
+                    metadata,
                     latency if flags & HAS_LATENCY else None,
                     cost if flags & HAS_COST else None,
                     _OUTCOMES[flags & OUTCOME_MASK],
+                    session_id,
+                    user_id,
+                    sample_id,
+                    cohort,
+                    model,
+                    provider,
                 )
             )
         return events

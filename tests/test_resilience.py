@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from telemetry_actors import Runtime, _cell, emit
+from telemetry_actors import Runtime, _ingest, emit
 from telemetry_actors._supervisor import BACKOFF_BASE_S, BACKOFF_CAP_S, restart_delay
 from tests.conftest import FakeClock
 
@@ -34,14 +34,14 @@ async def test_a_poison_event_crashes_once_and_is_counted_as_dropped(
     clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A bug that makes one event crash the actor loses that event, counted, and no other."""
-    original = _cell.derive
+    original = _ingest.derive
 
     def derive_or_crash(measurements: Any, metadata: Any, pricing: Any) -> Any:
         if metadata.get("poison"):
             raise RuntimeError("bug triggered by this event")
         return original(measurements, metadata, pricing)
 
-    monkeypatch.setattr(_cell, "derive", derive_or_crash)
+    monkeypatch.setattr(_ingest, "derive", derive_or_crash)
     async with Runtime(clock=clock) as rt:
         exp = await rt.start_experiment("poisoned")
         for i in range(10):
