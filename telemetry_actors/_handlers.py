@@ -21,8 +21,9 @@ from ._types import Clock, EventName
 
 #: Where an event goes: (its queue, that queue's capacity, its mailbox).
 Target = tuple["deque[Any]", int, Mailbox]
-#: A normalised name and, for each runtime clock, the targets stamped by it.
-Route = tuple[EventName, tuple[tuple[Clock, tuple[Target, ...]], ...]]
+#: A normalised name and, for each runtime clock, the targets stamped by it;
+#: ``()`` when nothing listens, so that emit can return after one truth test.
+Route = tuple[EventName, tuple[tuple[Clock, tuple[Target, ...]], ...]] | tuple[()]
 
 _MAX_CACHED_ROUTES = 8192
 
@@ -53,15 +54,19 @@ def _resolve(event_name: object) -> Route:
         for mailbox, (patterns, clock) in _subscriptions.items():
             if any(pattern.matches(name) for pattern in patterns):
                 groups.setdefault(clock, []).append((mailbox.queue, mailbox.capacity, mailbox))
-        route: Route = (name, tuple((clock, tuple(targets)) for clock, targets in groups.items()))
+        route: Route = ()
+        if groups:
+            route = (name, tuple((clock, tuple(targets)) for clock, targets in groups.items()))
         if len(_routes) >= _MAX_CACHED_ROUTES:
             _routes.clear()
         _routes[event_name] = route
     return route
 
 
-def route(event_name: object) -> Route:
-    """The validated route of ``event_name`` (cached).
+def route(
+    event_name: object,
+) -> tuple[EventName, tuple[tuple[Clock, tuple[Target, ...]], ...]]:
+    """The validated name of ``event_name`` and where it goes (cached).
 
     Raises:
         TypeError, ValueError: as :func:`emit` for a bad name.
@@ -72,7 +77,11 @@ def route(event_name: object) -> Route:
         raise TypeError(
             f"event name must be a tuple of str or a dotted str, got {type(event_name).__name__}"
         ) from None
-    return cached if cached is not None else _resolve(event_name)
+    if cached is None:
+        cached = _resolve(event_name)
+    if not cached:
+        return normalize_event_name(event_name), ()
+    return cached
 
 
 def check_fields(measurements: object, metadata: object) -> None:
@@ -126,6 +135,8 @@ def emit(
         _check_fields("measurements", measurements)
     if metadata is not None and type(metadata) is not dict:
         _check_fields("metadata", metadata)
+    if not route:
+        return
     name, groups = route
     for clock, targets in groups:
         raw = (name, measurements, metadata, clock())
