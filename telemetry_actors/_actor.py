@@ -7,10 +7,9 @@ incarnation on the same cell.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from time import perf_counter
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -68,49 +67,18 @@ def _note_depth(cell: ExperimentCell) -> None:
         mailbox.high_water = depth
 
 
-def _take(queue: deque[Any], limit: int) -> list[Any]:
-    popleft = queue.popleft
-    return [popleft() for _ in range(min(len(queue), limit))]
-
-
 def _crash_if_requested(cell: ExperimentCell) -> None:
     if cell.crash_requested:
         cell.crash_requested = False
         raise InjectedCrash(f"crash injected into experiment {cell.id!r}")
 
 
-def handle(cell: ExperimentCell, items: list[Any]) -> None:
-    """Handle taken mailbox items in order: runs of events in one go, calls one by one.
-
-    If handling crashes, the item that crashed is lost (an event is counted
-    as dropped) and every later item goes back to the front of the mailbox,
-    in order, for the next incarnation.
-    """
-    index = 0
-    size = len(items)
-    try:
-        while index < size:
-            item = items[index]
-            if type(item) is tuple:
-                end = index + 1
-                while end < size and type(items[end]) is tuple:
-                    end += 1
-                cell.ingest_failed_at = 0
-                ingest(cell, items[index:end])
-                index = end
-            else:
-                item.run(cell)
-                index += 1
-    except Exception:
-        failed = index + cell.ingest_failed_at if type(items[index]) is tuple else index
-        if type(items[failed]) is tuple:
-            cell.mailbox.count_drops(1)
-        cell.mailbox.queue.extendleft(reversed(items[failed + 1 :]))
-        raise
-
-
 async def run_actor(cell: ExperimentCell) -> None:
-    """Drain ``cell``'s mailbox forever; raise whatever crashes it."""
+    """Drain ``cell``'s mailbox forever; raise whatever crashes it.
+
+    Each batch takes up to :data:`BATCH_SIZE` items: runs of events go to
+    :func:`ingest`, each control message or query runs where it stands.
+    """
     mailbox = cell.mailbox
     queue = mailbox.queue
     while True:
@@ -121,8 +89,12 @@ async def run_actor(cell: ExperimentCell) -> None:
             continue
         _note_depth(cell)
         started = perf_counter()
-        items = _take(queue, BATCH_SIZE)
-        handle(cell, items)
-        cell.record_batch(len(items), perf_counter() - started)
+        handled = 0
+        while handled < BATCH_SIZE and queue:
+            taken, message = ingest(cell, queue, BATCH_SIZE - handled)
+            handled += taken
+            if message is not None:
+                message.run(cell)
+        cell.record_batch(handled, perf_counter() - started)
         mailbox.signal_room()
         await anyio.lowlevel.checkpoint()

@@ -57,7 +57,6 @@ class ExperimentCell:
         self.last_crash: str | None = None
         self.supervisor_reacted: list[anyio.Event] = []
         self.cancel_scope = anyio.CancelScope()
-        self.ingest_failed_at = 0  # set by _ingest.ingest when handling an event crashes
         self.messages_handled = 0
         self.processing_seconds = 0.0
 

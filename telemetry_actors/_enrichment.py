@@ -209,11 +209,27 @@ def derive(
             else:
                 tokens = token_counts(metadata)
         cost = metadata.get("cost", _MISSING)
+        model = metadata.get("model")
         if cost is not _MISSING:
             cost = finite_number(cost)
+        elif tokens is not None and type(model) is str:
+            input_rate, output_rate = pricing.get(model, UNKNOWN_MODEL_RATES)
+            cost = (tokens[0] * input_rate + tokens[1] * output_rate) / 1_000_000
+            if cost - cost != 0.0:  # inf or NaN
+                cost = None
         else:
             cost = cost_usd(measurements, metadata, pricing, tokens)
-        return latency, cost, success(measurements, metadata), tokens
+        if metadata.get("error") or metadata.get("exception"):
+            outcome: bool | None = False
+        else:
+            status = measurements.get("status")
+            if type(status) is str and status == "ok":
+                outcome = True
+            elif type(status) is str and status == "error":
+                outcome = False
+            else:
+                outcome = metadata.get("response") is not None or None
+        return latency, cost, outcome, tokens
     except Exception:
         # Some value misbehaved: derive each field on its own so the others survive.
         tokens = _guarded(token_counts, metadata)

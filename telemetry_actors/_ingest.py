@@ -1,9 +1,10 @@
 """The actor's hot path: enrich, pack, store and count a run of emitted events.
 
-This is :meth:`ExperimentCell.collect` fused over a batch and inlined by hand:
-columns, Welford state and counters are bound to locals once per batch
-rather than looked up per event, which halves the per-event cost. The rules
-themselves live in ``_enrichment`` and ``_store``; this loop only applies them.
+Inlined by hand over a batch: columns, Welford state and counters are bound
+to locals once per batch rather than looked up per event, which halves the
+per-event cost. The rules themselves live in ``_enrichment``, ``_store`` and
+``_streaming``; this loop only applies them. Events are taken straight from
+the mailbox, so nothing is copied into an intermediate list.
 
 A crash (a bug; callers' values cannot cause one) leaves every column
 aligned: each event appends its timestamp first, the only append that can
@@ -13,12 +14,13 @@ fail, and the rest only after everything that can fail has been computed.
 from __future__ import annotations
 
 import marshal
-from typing import TYPE_CHECKING
+from collections import deque
+from typing import TYPE_CHECKING, Any
 
 from ._enrichment import copied, derive
 from ._event import next_serial
+from ._payload import PAYLOAD_FORMAT
 from ._store import FAILURE, HAS_COST, HAS_LATENCY, SUCCESS
-from ._types import RawEvent
 
 if TYPE_CHECKING:
     from ._cell import ExperimentCell
@@ -26,14 +28,25 @@ if TYPE_CHECKING:
 _OUTCOME_FLAGS = {True: SUCCESS, False: FAILURE, None: 0}
 
 
-def ingest(cell: ExperimentCell, events: list[RawEvent]) -> int:
-    """Collect ``events`` in order; return how many were handled.
+def ingest(cell: ExperimentCell, queue: deque[Any], limit: int) -> tuple[int, Any]:
+    """Take up to ``limit`` items from the mailbox, collecting events in order.
 
-    If handling one raises, the events before it are stored and counted,
-    ``cell.ingest_failed_at`` is its position, and the exception propagates.
+    Stops early at the first control message or query and returns it, for the
+    actor to run before anything behind it: (items taken, that message or None).
+    If handling an event raises, the events before it are stored and counted,
+    that event is counted as dropped, and the exception propagates; every
+    later item is still in the mailbox.
     """
+    popleft = queue.popleft
+    taken = 0
     if not cell.collecting:
-        return len(events)  # paused or stopped: not collected
+        # Paused or stopped: events are not collected, up to the next message.
+        while taken < limit and queue:
+            item = popleft()
+            taken += 1
+            if type(item) is not tuple:
+                return taken, item
+        return taken, None
     store, stats = cell.store, cell.stats
     moments, tokens_total = stats.latency, store.tokens
     count, mean, m2, low, high = moments.count, moments.mean, moments.m2, moments.min, moments.max
@@ -46,6 +59,10 @@ def ingest(cell: ExperimentCell, events: list[RawEvent]) -> int:
         tokens_total.total,
     )
     name_counts = stats.event_counts
+    # Consecutive events nearly always share one name object: count runs of it
+    # rather than hash a tuple per event.
+    run_name: Any = None
+    run_length = 0
     pricing, nanoseconds = cell.pricing, cell.nanosecond_stamps
     rate, draw = cell.sampling_rate, cell.sampler.random
     timestamps = store.timestamps
@@ -55,9 +72,13 @@ def ingest(cell: ExperimentCell, events: list[RawEvent]) -> int:
     append_flags = store.flags.append
     dumps = marshal.dumps
     last = timestamps[-1] if timestamps else None
-    position = 0
     try:
-        for position, (name, measurements, metadata, timestamp) in enumerate(events):  # noqa: B007
+        while taken < limit and queue:
+            item = popleft()
+            taken += 1
+            if type(item) is not tuple:
+                return taken, item
+            name, measurements, metadata, timestamp = item
             if nanoseconds:
                 timestamp //= 1000
             if rate < 1.0 and draw() >= rate:
@@ -66,7 +87,7 @@ def ingest(cell: ExperimentCell, events: list[RawEvent]) -> int:
             meta = metadata if type(metadata) is dict else copied(metadata)
             latency, cost, outcome, tokens = derive(measured, meta, pricing)
             try:
-                payload: object = dumps((measured, meta))
+                payload: object = dumps((measured, meta), PAYLOAD_FORMAT)
             except (ValueError, RecursionError):  # non-builtin values: keep copies
                 payload = (dict(measured), dict(meta))
             serial = next_serial()
@@ -91,7 +112,12 @@ def ingest(cell: ExperimentCell, events: list[RawEvent]) -> int:
                     flags |= HAS_COST
                 append_flags(flags)
             # Streaming statistics (Welford), as StreamingStats.add.
-            name_counts[name] = name_counts.get(name, 0) + 1
+            if name is run_name:
+                run_length += 1
+            else:
+                if run_length:
+                    name_counts[run_name] = name_counts.get(run_name, 0) + run_length
+                run_name, run_length = name, 1
             if latency is not None:
                 count += 1
                 delta = latency - mean
@@ -113,10 +139,12 @@ def ingest(cell: ExperimentCell, events: list[RawEvent]) -> int:
                 token_p += tokens[0]
                 token_c += tokens[1]
                 token_t += tokens[2]
-    except BaseException:
-        cell.ingest_failed_at = position
+    except Exception:
+        cell.mailbox.count_drops(1)  # the event being handled is lost
         raise
     finally:
+        if run_length:
+            name_counts[run_name] = name_counts.get(run_name, 0) + run_length
         moments.count, moments.mean, moments.m2, moments.min, moments.max = (
             count,
             mean,
@@ -128,4 +156,4 @@ def ingest(cell: ExperimentCell, events: list[RawEvent]) -> int:
         stats.successful, stats.failed = successful, failed
         tokens_total.count, tokens_total.prompt = token_n, token_p
         tokens_total.completion, tokens_total.total = token_c, token_t
-    return len(events)
+    return taken, None
