@@ -62,7 +62,7 @@ class Call(Generic[T]):
 
 def _note_depth(cell: ExperimentCell) -> None:
     mailbox = cell.mailbox
-    depth = len(mailbox.queue)
+    depth = mailbox.depth()
     if depth > mailbox.high_water:
         mailbox.high_water = depth
 

@@ -101,7 +101,7 @@ class ExperimentCell:
             experiment_id=self.id,
             status=self.experiment.status,
             stored_events=len(self.store),
-            mailbox_depth=len(mailbox.queue),
+            mailbox_depth=mailbox.depth(),
             mailbox_high_water=mailbox.high_water,
             mailbox_capacity=mailbox.capacity,
             dropped=mailbox.dropped,

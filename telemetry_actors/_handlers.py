@@ -19,7 +19,7 @@ from ._mailbox import Mailbox
 from ._names import NamePattern, normalize_event_name
 from ._types import Clock, EventName
 
-#: Where an event goes: (its queue, that queue's capacity, its mailbox).
+#: Where an event goes: (its queue, that queue's capacity in slots, its mailbox).
 Target = tuple["deque[Any]", int, Mailbox]
 #: A normalised name and, for each runtime clock, the targets stamped by it;
 #: ``()`` when nothing listens, so that emit can return after one truth test.
@@ -53,7 +53,9 @@ def _resolve(event_name: object) -> Route:
         groups: dict[Clock, list[Target]] = {}
         for mailbox, (patterns, clock) in _subscriptions.items():
             if any(pattern.matches(name) for pattern in patterns):
-                groups.setdefault(clock, []).append((mailbox.queue, mailbox.capacity, mailbox))
+                groups.setdefault(clock, []).append(
+                    (mailbox.queue, mailbox.slot_capacity, mailbox)
+                )
         route: Route = ()
         if groups:
             route = (name, tuple((clock, tuple(targets)) for clock, targets in groups.items()))
@@ -140,9 +142,9 @@ def emit(
     name, groups = route
     for clock, targets in groups:
         raw = (name, measurements, metadata, clock())
-        for queue, capacity, mailbox in targets:
-            if len(queue) < capacity:
-                queue.append(raw)
+        for queue, slots, mailbox in targets:
+            if len(queue) < slots:
+                queue.extend(raw)  # atomic: four slots, no tuple kept (see _mailbox)
                 if mailbox.sleeping:
                     mailbox.wake()
             else:

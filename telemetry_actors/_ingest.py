@@ -46,6 +46,7 @@ def ingest(cell: ExperimentCell, queue: deque[Any], limit: int) -> tuple[int, An
             taken += 1
             if type(item) is not tuple:
                 return taken, item
+            popleft(), popleft(), popleft()  # the event's other slots
         return taken, None
     store, stats = cell.store, cell.stats
     moments, tokens_total = stats.latency, store.tokens
@@ -74,11 +75,12 @@ def ingest(cell: ExperimentCell, queue: deque[Any], limit: int) -> tuple[int, An
     last = timestamps[-1] if timestamps else None
     try:
         while taken < limit and queue:
-            item = popleft()
+            name = popleft()
             taken += 1
-            if type(item) is not tuple:
-                return taken, item
-            name, measurements, metadata, timestamp = item
+            if type(name) is not tuple:
+                return taken, name  # a control message or query
+            # The other three slots of the event (see _mailbox): never missing.
+            measurements, metadata, timestamp = popleft(), popleft(), popleft()
             if nanoseconds:
                 timestamp //= 1000
             if rate < 1.0 and draw() >= rate:

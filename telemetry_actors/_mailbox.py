@@ -6,6 +6,14 @@ GIL and costs tens of nanoseconds from any thread, while a queue would need
 when the deque is empty, and a sleeping actor is woken once per batch, not
 once per event.
 
+An event takes four consecutive slots (name, measurements, metadata,
+timestamp), appended by one ``deque.extend`` of a tuple, which is atomic
+under the GIL: no reader ever sees part of an event. Storing the fields
+rather than a tuple per event means a full mailbox holds no GC-tracked
+objects of ours, so a flood does not trigger full garbage collections.
+A control message or query takes one slot; an event's first slot is its
+name, a tuple, which no message is.
+
 Only events are bounded: control messages and queries are always accepted,
 so they are never dropped.
 """
@@ -22,6 +30,9 @@ import anyio
 import anyio.lowlevel
 
 from ._types import RawEvent
+
+#: Slots one event takes in the mailbox: name, measurements, metadata, timestamp.
+EVENT_SLOTS = 4
 
 
 def _thread_safe_scheduler() -> Callable[[Callable[[], None]], Any]:
@@ -50,11 +61,13 @@ class Mailbox:
         "high_water",
         "queue",
         "sleeping",
+        "slot_capacity",
     )
 
     def __init__(self, capacity: int) -> None:
         self.queue: deque[Any] = deque()
         self.capacity = capacity
+        self.slot_capacity = capacity * EVENT_SLOTS
         self.dropped = 0
         self.high_water = 0
         self.sleeping = False
@@ -71,10 +84,10 @@ class Mailbox:
         capacity by at most one event each.
         """
         queue = self.queue
-        if len(queue) >= self.capacity:
+        if len(queue) >= self.slot_capacity:
             self.count_drops(1)
             return
-        queue.append(raw)
+        queue.extend(raw)
         if self.sleeping:
             self.wake()
 
@@ -87,18 +100,18 @@ class Mailbox:
         if threading.get_ident() != self._loop_thread:
             self.put_event(raw)
             return
-        while len(self.queue) >= self.capacity:
+        while len(self.queue) >= self.slot_capacity:
             if self._room is None:
                 self._room = anyio.Event()
             await self._room.wait()
-        self.queue.append(raw)
+        self.queue.extend(raw)
         if self.sleeping:
             self.wake()
 
     def signal_room(self, force: bool = False) -> None:
         """Release emitters waiting for room, once there is some (or always, with ``force``)."""
         room = self._room
-        if room is not None and (force or len(self.queue) < self.capacity):
+        if room is not None and (force or len(self.queue) < self.slot_capacity):
             self._room = None
             room.set()
 
@@ -141,14 +154,21 @@ class Mailbox:
         await self._wakeup.wait()
         self.sleeping = False
 
+    def depth(self) -> int:
+        """Events (and messages) waiting, counting an event once. O(1)."""
+        return -(-len(self.queue) // EVENT_SLOTS)
+
     def take_events_out(self) -> tuple[int, list[Any]]:
         """Empty the mailbox; return (events removed, the messages among them)."""
         events = 0
         messages: list[Any] = []
-        while self.queue:
-            item = self.queue.popleft()
+        queue = self.queue
+        while queue:
+            item = queue.popleft()
             if type(item) is tuple:
                 events += 1
+                for _ in range(EVENT_SLOTS - 1):
+                    queue.popleft()
             else:
                 messages.append(item)
         return events, messages

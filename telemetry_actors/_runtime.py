@@ -177,7 +177,7 @@ class Runtime:
         with anyio.move_on_after(self._close_timeout):
             await self._flush_cells(cells)
         left = sum(
-            sum(1 for item in cell.mailbox.queue if type(item) is tuple)
+            sum(1 for item in cell.mailbox.queue if type(item) is tuple)  # event heads
             for cell in cells
             if cell.has_actor
         )
