@@ -133,9 +133,10 @@ def emit(
         ) from None
     if route is None:
         route = _resolve(event_name)
-    if measurements is not None and type(measurements) is not dict:
+    # type() first: the common dict case is settled by one comparison.
+    if type(measurements) is not dict and measurements is not None:
         _check_fields("measurements", measurements)
-    if metadata is not None and type(metadata) is not dict:
+    if type(metadata) is not dict and metadata is not None:
         _check_fields("metadata", metadata)
     if not route:
         return
