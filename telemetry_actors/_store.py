@@ -13,17 +13,18 @@ is a bisect plus an insert that moves only the rows after it.
 
 from __future__ import annotations
 
+import gc
 import marshal
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from itertools import compress
-from typing import Any
+from typing import Any, cast
 
 from ._enrichment import Context, Tokens, number_or_none, token_counts_of
 from ._event import EVENT_ID_PREFIX, Event
-from ._payload import Payload
+from ._payload import Fields, Payload
 from ._types import EventName
 
 #: Stand-in in the numeric columns where a row has no value (its flag is 0).
@@ -186,65 +187,74 @@ class EventStore:
         """The event of one row, materialised."""
         return self.events(range(index, index + 1))[0]
 
-    def events(self, rows: Sequence[int]) -> list[Event]:
+    def events(self, rows: Iterable[int]) -> list[Event]:
         """The events of the given rows, in that order. O(k)."""
-        if isinstance(rows, range) and rows.step == 1:
-            # Contiguous rows (windows, last n): slices zipped at C speed.
-            low, high = rows.start, rows.stop
-            columns: Iterable[tuple[Any, ...]] = zip(
-                self.payloads[low:high],
-                self.serials[low:high],
-                self.names[low:high],
-                self.timestamps[low:high],
-                self.latencies[low:high],
-                self.costs[low:high],
-                self.flags[low:high],
-                strict=True,
-            )
-        else:
-            columns = (self._row(index) for index in rows)
-        # Hot path, inlined by hand (payload.unpack, copied fields, event ids):
-        # a window of a thousand events is rebuilt per query.
+        # Rebuilding events allocates three dicts per event and creates no
+        # cycles; pausing the cyclic collector meanwhile keeps it from walking
+        # every live object of the process, which in a big process costs more
+        # than the rebuild itself. The previous state is restored.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._materialize(rows)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _materialize(self, rows: Iterable[int]) -> list[Event]:
+        # Hot path, inlined by hand (payload decoding, copied fields, event ids):
+        # a window of a thousand events is rebuilt per query. Row by row rather
+        # than column slices: each row's boxed numbers are made and freed while
+        # hot in cache.
+        payloads, serials, names, timestamps = (
+            self.payloads,
+            self.serials,
+            self.names,
+            self.timestamps,
+        )
+        latencies, costs, all_flags = self.latencies, self.costs, self.flags
         context = self.context
         experiment_id, experiment_name = context.experiment_id, context.experiment_name
         condition, tags = context.condition, context.tags
         id_prefix = EVENT_ID_PREFIX
-        loads = marshal.loads
+        loads: Callable[[object], Any] = marshal.loads  # payload is bytes where called
+        event_class, outcomes = Event, _OUTCOMES
+        has_latency, has_cost, outcome_mask = HAS_LATENCY, HAS_COST, OUTCOME_MASK
         events: list[Event] = []
         append = events.append
-        for payload, serial, name, timestamp, latency, cost, flags in columns:
+        for row in rows:
+            payload = payloads[row]
             kind = type(payload)
             if kind is bytes:
                 measurements, metadata = loads(payload)
-            elif kind is Event:
-                append(payload)
+            elif kind is event_class:
+                append(cast(Event, payload))
                 continue
             else:
-                measurements, metadata = dict(payload[0]), dict(payload[1])
+                kept = cast("tuple[Fields, Fields]", payload)
+                measurements, metadata = dict(kept[0]), dict(kept[1])
+            flags = all_flags[row]
             get = metadata.get
             try:
-                session_id, user_id, sample_id = (
-                    get("session_id"),
-                    get("user_id"),
-                    get("sample_id"),
-                )
-                cohort, model, provider = get("cohort"), get("model"), get("provider")
+                session_id, user_id = get("session_id"), get("user_id")
+                sample_id, cohort = get("sample_id"), get("cohort")
+                model, provider = get("model"), get("provider")
             except Exception:  # a key whose __eq__ raises shadows a copied name
                 session_id = user_id = sample_id = cohort = model = provider = None
             append(
-                Event(
-                    f"{id_prefix}-{serial:x}",
-                    name,
-                    timestamp,
+                event_class(
+                    id_prefix + hex(serials[row]),
+                    names[row],
+                    timestamps[row],
                     experiment_id,
                     experiment_name,
                     condition,
                     tags,
                     measurements,
                     metadata,
-                    latency if flags & HAS_LATENCY else None,
-                    cost if flags & HAS_COST else None,
-                    _OUTCOMES[flags & OUTCOME_MASK],
+                    latencies[row] if flags & has_latency else None,
+                    costs[row] if flags & has_cost else None,
+                    outcomes[flags & outcome_mask],
                     session_id,
                     user_id,
                     sample_id,
@@ -254,17 +264,6 @@ class EventStore:
                 )
             )
         return events
-
-    def _row(self, index: int) -> tuple[Any, ...]:
-        return (
-            self.payloads[index],
-            self.serials[index],
-            self.names[index],
-            self.timestamps[index],
-            self.latencies[index],
-            self.costs[index],
-            self.flags[index],
-        )
 
     def all(self) -> list[Event]:
         """Every event in time order. O(n)."""
