@@ -217,7 +217,7 @@ class EventStore:
         experiment_id, experiment_name = context.experiment_id, context.experiment_name
         condition, tags = context.condition, context.tags
         id_prefix = EVENT_ID_PREFIX
-        loads: Callable[[object], Any] = marshal.loads  # payload is bytes where called
+        loads: Callable[[Any], Any] = marshal.loads  # called only on bytes payloads
         event_class, outcomes = Event, _OUTCOMES
         has_latency, has_cost, outcome_mask = HAS_LATENCY, HAS_COST, OUTCOME_MASK
         events: list[Event] = []
