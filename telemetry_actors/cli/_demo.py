@@ -83,6 +83,9 @@ class ConditionView:
     dropped: int
     mailbox_depth: int
     mailbox_high_water: int
+    restarts: int
+    last_crash: str | None
+    actor_seconds: float
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,9 @@ async def _progress(study: _Study) -> Progress:
                 dropped=live.dropped,
                 mailbox_depth=statistics.mailbox_depth,
                 mailbox_high_water=statistics.mailbox_high_water,
+                restarts=statistics.restarts,
+                last_crash=statistics.last_crash,
+                actor_seconds=statistics.processing_seconds,
             )
         )
     elapsed = study.clock() - study.origin_us

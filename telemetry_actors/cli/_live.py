@@ -45,6 +45,8 @@ def _conditions_table(progress: Progress) -> Table:
         ("success rate", lambda view: format_pct(view.success_rate)),
         ("dropped", lambda view: f"{view.dropped:,}"),
         ("mailbox (max)", lambda view: f"{view.mailbox_depth:,} ({view.mailbox_high_water:,})"),
+        ("restarts", _restarts),
+        ("actor busy", lambda view: f"{view.actor_seconds * 1000:,.0f} ms"),
     ]
     for label, cell in rows:
         table.add_row(label, *(cell(view) for view in progress.conditions))
@@ -96,11 +98,19 @@ class LiveView:
         self._live.__exit__(exc_type, exc, traceback)
 
 
+def _restarts(view: ConditionView) -> str:
+    if not view.restarts:
+        return "0"
+    return f"{view.restarts} (last: {view.last_crash})"
+
+
 def _condition_text(view: ConditionView) -> str:
     return (
         f"{view.condition}: {view.queries:,} queries, mean {format_ms(view.mean_latency_ms)}, "
         f"p95 {format_ms(view.p95_latency_ms)}, {format_usd(view.cost_usd)}, "
-        f"{format_pct(view.success_rate)} ok, {view.dropped} dropped"
+        f"{format_pct(view.success_rate)} ok, {view.dropped} dropped, "
+        f"mailbox max {view.mailbox_high_water}, {view.restarts} restarts, "
+        f"actor busy {view.actor_seconds * 1000:,.0f} ms"
     )
 
 

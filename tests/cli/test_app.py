@@ -80,6 +80,13 @@ def test_demo_writes_every_file(demo_run: tuple[Path, Result]) -> None:
     assert "paused: single:" in result.stdout  # the log line of the pause
 
 
+def test_demo_shows_the_runtime_observing_itself(demo_run: tuple[Path, Result]) -> None:
+    # Each progress line reports the actors' own figures from rt.statistics().
+    lines = [line for line in demo_run[1].stdout.splitlines() if "mailbox max" in line]
+    assert lines
+    assert all("0 restarts" in line and "actor busy" in line for line in lines)
+
+
 def test_demo_prints_the_comparison(demo_run: tuple[Path, Result]) -> None:
     _, result = demo_run
     section = comparison_section(result)
