@@ -18,7 +18,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ._enrichment import copied, derive
-from ._event import next_serial
+from ._event import EVENT_ID_PREFIX, next_serial
 from ._payload import PAYLOAD_FORMAT
 from ._store import FAILURE, HAS_COST, HAS_LATENCY, SUCCESS
 
@@ -67,11 +67,12 @@ def ingest(cell: ExperimentCell, queue: deque[Any], limit: int) -> tuple[int, An
     pricing, nanoseconds = cell.pricing, cell.nanosecond_stamps
     rate, draw = cell.sampling_rate, cell.sampler.random
     timestamps = store.timestamps
-    append_timestamp, append_serial = timestamps.append, store.serials.append
+    append_timestamp = timestamps.append
     append_name, append_payload = store.names.append, store.payloads.append
     append_latency, append_cost = store.latencies.append, store.costs.append
     append_flags = store.flags.append
     dumps = marshal.dumps
+    id_prefix = EVENT_ID_PREFIX
     last = timestamps[-1] if timestamps else None
     try:
         while taken < limit and queue:
@@ -88,17 +89,16 @@ def ingest(cell: ExperimentCell, queue: deque[Any], limit: int) -> tuple[int, An
             measured = measurements if type(measurements) is dict else copied(measurements)
             meta = metadata if type(metadata) is dict else copied(metadata)
             latency, cost, outcome, tokens = derive(measured, meta, pricing)
+            event_id = id_prefix + hex(next_serial())
             try:
-                payload: object = dumps((measured, meta), PAYLOAD_FORMAT)
+                payload: object = dumps((event_id, measured, meta), PAYLOAD_FORMAT)
             except (ValueError, RecursionError):  # non-builtin values: keep copies
-                payload = (dict(measured), dict(meta))
-            serial = next_serial()
+                payload = (event_id, dict(measured), dict(meta))
             if last is not None and timestamp < last:
-                store.append_emitted(timestamp, name, serial, payload, latency, cost, outcome)  # type: ignore[arg-type]
+                store.append_emitted(timestamp, name, payload, latency, cost, outcome)  # type: ignore[arg-type]
             else:
                 append_timestamp(timestamp)
                 last = timestamp
-                append_serial(serial)
                 append_name(name)
                 append_payload(payload)  # type: ignore[arg-type]
                 flags = _OUTCOME_FLAGS[outcome]

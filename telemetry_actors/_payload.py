@@ -1,7 +1,8 @@
 """Compact storage of an event's measurements and metadata.
 
 Dicts cost hundreds of bytes each; a ``marshal`` encoding of the same data
-is a single bytes object of about a hundred. ``marshal`` is exact for the
+(and of the event id, which reads then get at C speed) is a single bytes
+object of about a hundred. ``marshal`` is exact for the
 builtin types (str, int of any size, float, bool, None, bytes, tuple, list,
 set, frozenset, dict, even cycles) and refuses every other type, calling no
 user code, so anything else is kept as a plain copy instead. Packing happens
@@ -14,8 +15,9 @@ from __future__ import annotations
 from typing import Any, TypeAlias
 
 Fields: TypeAlias = dict[str, Any]
-#: Either the marshalled (measurements, metadata) or the two dicts as given.
-Payload: TypeAlias = bytes | tuple[Fields, Fields]
+#: Either the marshalled (event_id, measurements, metadata), or those three
+#: as given when they cannot be marshalled.
+Payload: TypeAlias = bytes | tuple[str, Fields, Fields]
 
 #: marshal format 2: no reference table, so faster both ways for small payloads;
 #: self-referencing values fail to encode and are kept as plain copies.

@@ -23,7 +23,7 @@ from itertools import compress
 from typing import Any, cast
 
 from ._enrichment import Context, Tokens, number_or_none, token_counts_of
-from ._event import EVENT_ID_PREFIX, Event
+from ._event import Event
 from ._payload import Fields, Payload
 from ._types import EventName
 
@@ -90,7 +90,6 @@ class EventStore:
         "latencies",
         "names",
         "payloads",
-        "serials",
         "timestamps",
         "tokens",
     )
@@ -98,7 +97,6 @@ class EventStore:
     def __init__(self, context: Context) -> None:
         self.context = context
         self.timestamps = array("q")
-        self.serials = array("Q")  # 0: the row is an inserted Event, kept as given
         self.names: list[EventName] = []
         self.payloads: list[Payload | Event] = []
         self.latencies = array("d")  # 0.0 where the row has none (see flags)
@@ -115,7 +113,6 @@ class EventStore:
         self,
         timestamp: int,
         name: EventName,
-        serial: int,
         payload: Payload,
         latency: float | None,
         cost: float | None,
@@ -126,7 +123,6 @@ class EventStore:
         if not timestamps or timestamps[-1] <= timestamp:
             # Hot path, inlined by hand: one append per column.
             timestamps.append(timestamp)
-            self.serials.append(serial)
             self.names.append(name)
             self.payloads.append(payload)
             flags = _OUTCOME_FLAGS[success]
@@ -144,7 +140,7 @@ class EventStore:
             return
         self._insert_row(
             bisect_right(timestamps, timestamp),
-            (timestamp, serial, name, payload, latency, cost, success),
+            (timestamp, name, payload, latency, cost, success),
         )
 
     def add_event(self, event: Event) -> tuple[float | None, float | None, bool | None]:
@@ -157,7 +153,6 @@ class EventStore:
             self.tokens.add(tokens)
         row = (
             event.timestamp,
-            0,
             event.event_name,
             event,
             number_or_none(event.latency_ms),
@@ -169,12 +164,11 @@ class EventStore:
         if timestamps and timestamps[-1] > event.timestamp:
             index = bisect_right(timestamps, event.timestamp)
         self._insert_row(index, row)
-        return row[4], row[5], row[6]
+        return row[3], row[4], row[5]
 
     def _insert_row(self, index: int, row: tuple[Any, ...]) -> None:
-        timestamp, serial, name, payload, latency, cost, success = row
+        timestamp, name, payload, latency, cost, success = row
         self.timestamps.insert(index, timestamp)
-        self.serials.insert(index, serial)
         self.names.insert(index, name)
         self.payloads.insert(index, payload)
         self.latencies.insert(index, _NO_VALUE if latency is None else latency)
@@ -206,17 +200,11 @@ class EventStore:
         # a window of a thousand events is rebuilt per query. Row by row rather
         # than column slices: each row's boxed numbers are made and freed while
         # hot in cache.
-        payloads, serials, names, timestamps = (
-            self.payloads,
-            self.serials,
-            self.names,
-            self.timestamps,
-        )
+        payloads, names, timestamps = self.payloads, self.names, self.timestamps
         latencies, costs, all_flags = self.latencies, self.costs, self.flags
         context = self.context
         experiment_id, experiment_name = context.experiment_id, context.experiment_name
         condition, tags = context.condition, context.tags
-        id_prefix = EVENT_ID_PREFIX
         loads: Callable[[Any], Any] = marshal.loads  # called only on bytes payloads
         event_class, outcomes = Event, _OUTCOMES
         has_latency, has_cost, outcome_mask = HAS_LATENCY, HAS_COST, OUTCOME_MASK
@@ -226,13 +214,13 @@ class EventStore:
             payload = payloads[row]
             kind = type(payload)
             if kind is bytes:
-                measurements, metadata = loads(payload)
+                event_id, measurements, metadata = loads(payload)
             elif kind is event_class:
                 append(cast(Event, payload))
                 continue
             else:
-                kept = cast("tuple[Fields, Fields]", payload)
-                measurements, metadata = dict(kept[0]), dict(kept[1])
+                kept = cast("tuple[str, Fields, Fields]", payload)
+                event_id, measurements, metadata = kept[0], dict(kept[1]), dict(kept[2])
             flags = all_flags[row]
             get = metadata.get
             try:
@@ -243,7 +231,7 @@ class EventStore:
                 session_id = user_id = sample_id = cohort = model = provider = None
             append(
                 event_class(
-                    id_prefix + hex(serials[row]),
+                    event_id,
                     names[row],
                     timestamps[row],
                     experiment_id,
