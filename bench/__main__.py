@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     results = asyncio.run(run_sections(names, config))
     seconds = time.perf_counter() - started
-    print(report.render_text(results))
+    print(report.render_text(results, judged=not args.quick))
     if args.quick or args.only or args.no_write:
         print(f"\n(not written to {RESULTS.name}: only full runs are recorded)")
         return
