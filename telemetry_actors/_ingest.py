@@ -89,7 +89,7 @@ def ingest(cell: ExperimentCell, queue: deque[Any], limit: int) -> tuple[int, An
             measured = measurements if type(measurements) is dict else copied(measurements)
             meta = metadata if type(metadata) is dict else copied(metadata)
             latency, cost, outcome, tokens = derive(measured, meta, pricing)
-            event_id = id_prefix + hex(next_serial())
+            event_id = id_prefix + hex(next_serial())  # new_event_id(), inlined
             try:
                 payload: object = dumps((event_id, measured, meta), PAYLOAD_FORMAT)
             except (ValueError, RecursionError):  # non-builtin values: keep copies

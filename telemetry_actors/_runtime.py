@@ -418,7 +418,9 @@ class Runtime:
         """
         self._check_open()
         cell = self._registry.lookup(experiment_id)
-        stored = event if isinstance(event, Event) else _event_from_mapping(cell.experiment, event)
+        stored = _checked(
+            event if isinstance(event, Event) else _event_from_mapping(cell.experiment, event)
+        )
         return await self._registry.call_cell(cell, lambda target: target.insert(stored))
 
     async def get_all(self, experiment_id: str) -> list[Event]:
@@ -715,6 +717,31 @@ def _sampling(metadata: Mapping[str, Any]) -> tuple[float, int | None]:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TypeError(f"metadata['sampling_seed'] must be an int, got {seed!r}")
     return float(rate), seed
+
+
+#: Time stamps are stored as signed 64-bit µs.
+_TIMESTAMP_RANGE = range(-(2**63), 2**63)
+
+
+def _checked(event: Event) -> Event:
+    """``event`` itself, once its time stamp and name are storable.
+
+    Raises:
+        ValueError: a time stamp that is not an int in the int64 range, or an
+            event name that is not a non-empty tuple of non-empty str.
+    """
+    timestamp = event.timestamp
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        raise ValueError(f"timestamp must be int µs since the epoch, got {timestamp!r}")
+    if timestamp not in _TIMESTAMP_RANGE:
+        raise ValueError(f"timestamp {timestamp} is outside the int64 µs range")
+    if not isinstance(event.event_name, tuple):
+        raise ValueError(f"event_name must be a tuple of str, got {event.event_name!r}")
+    try:
+        normalize_event_name(event.event_name)
+    except TypeError as error:
+        raise ValueError(str(error)) from None
+    return event
 
 
 def _event_from_mapping(experiment: Experiment, fields: Mapping[str, Any]) -> Event:

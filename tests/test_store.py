@@ -315,3 +315,40 @@ def test_event_store_order_and_lookups_match_brute_force(
     n = data.draw(st.integers(0, len(arrivals) + 3), label="n")
     tail = expected[max(0, len(expected) - n) :] if n else []
     assert [event.event_id for event in store.last(n)] == [event.event_id for event in tail]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"timestamp": 2**70}, "int64"),
+        ({"timestamp": "soon"}, "timestamp"),
+        ({"timestamp": BASE_US, "event_name": ()}, "event name"),
+    ],
+)
+async def test_insert_rejects_unstorable_mappings(
+    rt: Runtime, fields: dict[str, object], message: str
+) -> None:
+    exp = await rt.start_experiment("bad-insert")
+    with pytest.raises(ValueError, match=message):
+        await rt.insert(exp.id, fields)
+    assert await rt.get_all(exp.id) == []
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "name", "message"),
+    [
+        (2**63, ("a", "b"), "int64"),
+        (1.5, ("a", "b"), "timestamp"),
+        (BASE_US, "a.b", "tuple of str"),
+        (BASE_US, ("a", 1), "str"),
+    ],
+)
+async def test_insert_rejects_unstorable_events(
+    rt: Runtime, timestamp: object, name: object, message: str
+) -> None:
+    exp = await rt.start_experiment("bad-event")
+    event = Event("id-1", name, timestamp, exp.id, exp.name, "default")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=message):
+        await rt.insert(exp.id, event)
+    assert (await rt.streaming_metrics(exp.id)).latency.count == 0
+    assert await rt.get_all(exp.id) == []
