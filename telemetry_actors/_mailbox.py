@@ -123,9 +123,11 @@ class Mailbox:
 
     def count_drops(self, n: int) -> None:
         """Add ``n`` to the drop count, exactly, whatever thread calls it."""
+        if n <= 0:
+            return
         with self._drop_lock:
             self.dropped += n
-            self.high_water = max(self.high_water, self.capacity)
+            self.high_water = max(self.high_water, self.capacity)  # it was full
 
     def wake(self) -> None:
         """Wake the sleeping actor, from any thread."""

@@ -144,3 +144,23 @@ async def test_pause_during_a_flood_takes_effect_after_bounded_work(clock: FakeC
     assert final.status == "paused"
     assert metrics.dropped > 0
     assert final.stored_events + metrics.dropped <= emitted
+
+
+async def test_calls_on_a_failed_experiment_leave_its_high_water_mark_alone(
+    clock: FakeClock,
+) -> None:
+    from telemetry_actors.testing import inject_crash
+
+    async with Runtime(clock=clock, mailbox_size=1_000, max_restarts=0) as rt:
+        exp = await rt.start_experiment("failed-quietly")
+        emit(STOP, {"duration": 1})
+        await rt.flush()
+        await inject_crash(rt, exp.id)
+        for _ in range(3):  # each call on a FAILED experiment runs directly on its cell
+            await rt.get_all(exp.id)
+        statistics = await rt.statistics(exp.id)
+    assert statistics.status == "failed"
+    assert statistics.dropped == 0
+    # Deepest seen: the event and the flush queued behind it; never full, so
+    # never the capacity.
+    assert statistics.mailbox_high_water == 2
