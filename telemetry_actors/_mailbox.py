@@ -83,13 +83,10 @@ class Mailbox:
         Never blocks, never raises. Concurrent threads may overshoot the
         capacity by at most one event each.
         """
-        queue = self.queue
-        if len(queue) >= self.slot_capacity:
+        if len(self.queue) >= self.slot_capacity:
             self.count_drops(1)
             return
-        queue.extend(raw)
-        if self.sleeping:
-            self.wake()
+        self._enqueue(raw)
 
     async def put_event_wait(self, raw: RawEvent) -> None:
         """Queue an event, waiting for room instead of dropping it.
@@ -104,9 +101,7 @@ class Mailbox:
             if self._room is None:
                 self._room = anyio.Event()
             await self._room.wait()
-        self.queue.extend(raw)
-        if self.sleeping:
-            self.wake()
+        self._enqueue(raw)
 
     def signal_room(self, force: bool = False) -> None:
         """Release emitters waiting for room, once there is some (or always, with ``force``)."""
@@ -118,6 +113,12 @@ class Mailbox:
     def put_message(self, message: object) -> None:
         """Queue a control message or query (loop thread only); never dropped."""
         self.queue.append(message)
+        if self.sleeping:
+            self.wake()
+
+    def _enqueue(self, raw: RawEvent) -> None:
+        # emit() inlines this: one atomic extend, then wake a sleeping actor.
+        self.queue.extend(raw)
         if self.sleeping:
             self.wake()
 
@@ -159,6 +160,16 @@ class Mailbox:
     def depth(self) -> int:
         """Events (and messages) waiting, counting an event once. O(1)."""
         return -(-len(self.queue) // EVENT_SLOTS)
+
+    def queued_events(self) -> int:
+        """Events waiting (messages not counted). O(n)."""
+        return sum(1 for item in self.queue if type(item) is tuple)  # event heads
+
+    def discard_events(self) -> list[Any]:
+        """Empty the mailbox, counting its events as dropped; return its messages."""
+        events, messages = self.take_events_out()
+        self.count_drops(events)
+        return messages
 
     def take_events_out(self) -> tuple[int, list[Any]]:
         """Empty the mailbox; return (events removed, the messages among them)."""

@@ -62,8 +62,7 @@ class Registry:
         """As :meth:`call`, for a cell already looked up."""
         if not cell.has_actor:
             # Events that raced in after the actor was gone are counted, not forgotten.
-            events, _ = cell.mailbox.take_events_out()
-            cell.mailbox.count_drops(events)
+            cell.mailbox.discard_events()
             return function(cell)
         call = Call(function)
         cell.mailbox.put_message(call)

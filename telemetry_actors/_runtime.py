@@ -8,6 +8,7 @@ import math
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -176,11 +177,7 @@ class Runtime:
             _handlers.detach(cell.mailbox)
         with anyio.move_on_after(self._close_timeout):
             await self._flush_cells(cells)
-        left = sum(
-            sum(1 for item in cell.mailbox.queue if type(item) is tuple)  # event heads
-            for cell in cells
-            if cell.has_actor
-        )
+        left = sum(cell.mailbox.queued_events() for cell in cells if cell.has_actor)
         if left:
             logger.warning(
                 "runtime closed after close_timeout=%g s with %d events not processed",
@@ -203,7 +200,7 @@ class Runtime:
         self._check_open()
         return await self._registry.call(experiment_id, function)
 
-    def _now_datetime(self) -> Any:
+    def _now_datetime(self) -> datetime:
         return datetime_from_us(self._clock())
 
     # --------------------------------------------------------------- emitting

@@ -90,8 +90,7 @@ def mark_failed(cell: ExperimentCell) -> None:
     _handlers.detach(cell.mailbox)
     cell.has_actor = False
     cell.set_status(msgspec.structs.replace(cell.experiment, status=ExperimentStatus.FAILED))
-    events, messages = cell.mailbox.take_events_out()
-    cell.mailbox.count_drops(events)
+    messages = cell.mailbox.discard_events()
     cell.mailbox.signal_room(force=True)
     for message in messages:
         message.run(cell)

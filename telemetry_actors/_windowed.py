@@ -41,9 +41,7 @@ def _gallop(stamps: Sequence[int], value: int, low: int, size: int) -> int:
     return bisect_left(stamps, value, low, min(high, size))
 
 
-def window_rows(
-    stamps: Sequence[int], window_us: int, step_us: int
-) -> list[tuple[int, int, int]]:
+def window_rows(stamps: Sequence[int], window_us: int, step_us: int) -> list[tuple[int, int, int]]:
     """(start, first row, end row) of every non-empty window, per the windowing rule.
 
     Windows are ``[start, start + window_us)``; the first starts at the earliest
