@@ -20,12 +20,10 @@ from typing import TYPE_CHECKING, Any
 from ._enrichment import copied, derive
 from ._event import EVENT_ID_PREFIX, next_serial
 from ._payload import PAYLOAD_FORMAT
-from ._store import FAILURE, HAS_COST, HAS_LATENCY, SUCCESS
+from ._store import HAS_COST, HAS_LATENCY, OUTCOME_FLAGS
 
 if TYPE_CHECKING:
     from ._cell import ExperimentCell
-
-_OUTCOME_FLAGS = {True: SUCCESS, False: FAILURE, None: 0}
 
 
 def ingest(cell: ExperimentCell, queue: deque[Any], limit: int) -> tuple[int, Any]:
@@ -71,7 +69,7 @@ def ingest(cell: ExperimentCell, queue: deque[Any], limit: int) -> tuple[int, An
     append_name, append_payload = store.names.append, store.payloads.append
     append_latency, append_cost = store.latencies.append, store.costs.append
     append_flags = store.flags.append
-    dumps = marshal.dumps
+    dumps, outcome_flags = marshal.dumps, OUTCOME_FLAGS
     id_prefix = EVENT_ID_PREFIX
     last = timestamps[-1] if timestamps else None
     try:
@@ -95,13 +93,13 @@ def ingest(cell: ExperimentCell, queue: deque[Any], limit: int) -> tuple[int, An
             except (ValueError, RecursionError):  # non-builtin values: keep copies
                 payload = (event_id, dict(measured), dict(meta))
             if last is not None and timestamp < last:
-                store.append_emitted(timestamp, name, payload, latency, cost, outcome)  # type: ignore[arg-type]
+                store.insert_emitted(timestamp, name, payload, latency, cost, outcome)  # type: ignore[arg-type]
             else:
                 append_timestamp(timestamp)
                 last = timestamp
                 append_name(name)
                 append_payload(payload)  # type: ignore[arg-type]
-                flags = _OUTCOME_FLAGS[outcome]
+                flags = outcome_flags[outcome]
                 if latency is None:
                     append_latency(0.0)
                 else:

@@ -7,8 +7,9 @@ percentiles and sums read numbers straight from arrays. Events are
 materialised as :class:`Event` objects only when read.
 
 Rows are kept sorted by timestamp, ties in arrival order. Events nearly
-always arrive in time order, so adding one is an append; an out-of-order one
-is a bisect plus an insert that moves only the rows after it.
+always arrive in time order, so adding one is an append (made by the actor's
+ingest loop); an out-of-order one is a bisect plus an insert that moves only
+the rows after it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ FAILURE = 2
 HAS_LATENCY = 4
 HAS_COST = 8
 OUTCOME_MASK = SUCCESS | FAILURE
-_OUTCOME_FLAGS = {True: SUCCESS, False: FAILURE, None: 0}
+#: The outcome bits of a row, by its ``success``.
+OUTCOME_FLAGS = {True: SUCCESS, False: FAILURE, None: 0}
 _OUTCOMES: tuple[bool | None, ...] = (None, True, False, None)
 
 
@@ -52,7 +54,7 @@ _HAS_COST_TABLE = _TABLES[HAS_COST]
 
 def row_flags(latency: float | None, cost: float | None, success: bool | None) -> int:
     """The flags byte of a row."""
-    flags = _OUTCOME_FLAGS[success]
+    flags = OUTCOME_FLAGS[success]
     if latency is not None:
         flags |= HAS_LATENCY
     if cost is not None:
@@ -109,7 +111,7 @@ class EventStore:
 
     # ------------------------------------------------------------------ writing
 
-    def append_emitted(
+    def insert_emitted(
         self,
         timestamp: int,
         name: EventName,
@@ -118,28 +120,13 @@ class EventStore:
         cost: float | None,
         success: bool | None,
     ) -> None:
-        """Add one enriched event. O(1) in time order; O(rows moved) otherwise."""
-        timestamps = self.timestamps
-        if not timestamps or timestamps[-1] <= timestamp:
-            # Hot path, inlined by hand: one append per column.
-            timestamps.append(timestamp)
-            self.names.append(name)
-            self.payloads.append(payload)
-            flags = _OUTCOME_FLAGS[success]
-            if latency is None:
-                self.latencies.append(_NO_VALUE)
-            else:
-                self.latencies.append(latency)
-                flags |= HAS_LATENCY
-            if cost is None:
-                self.costs.append(_NO_VALUE)
-            else:
-                self.costs.append(cost)
-                flags |= HAS_COST
-            self.flags.append(flags)
-            return
+        """Add one enriched event at its place in time. O(log n + rows moved).
+
+        In-order events are appended by the actor's ingest loop directly; this
+        is its path for an event older than the newest stored one.
+        """
         self._insert_row(
-            bisect_right(timestamps, timestamp),
+            bisect_right(self.timestamps, timestamp),
             (timestamp, name, payload, latency, cost, success),
         )
 
@@ -159,11 +146,7 @@ class EventStore:
             number_or_none(event.cost_usd),
             event.success if isinstance(event.success, bool) else None,
         )
-        timestamps = self.timestamps
-        index = len(timestamps)
-        if timestamps and timestamps[-1] > event.timestamp:
-            index = bisect_right(timestamps, event.timestamp)
-        self._insert_row(index, row)
+        self._insert_row(bisect_right(self.timestamps, event.timestamp), row)
         return row[3], row[4], row[5]
 
     def _insert_row(self, index: int, row: tuple[Any, ...]) -> None:
@@ -176,10 +159,6 @@ class EventStore:
         self.flags.insert(index, row_flags(latency, cost, success))
 
     # ------------------------------------------------------------------ reading
-
-    def event(self, index: int) -> Event:
-        """The event of one row, materialised."""
-        return self.events(range(index, index + 1))[0]
 
     def events(self, rows: Iterable[int]) -> list[Event]:
         """The events of the given rows, in that order. O(k)."""

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telemetry_actors import Event, ExperimentStatus, Runtime, emit
+from telemetry_actors import Event, ExperimentStatus, Range, Runtime, emit
 from telemetry_actors.testing import inject_crash
 from tests.conftest import BASE_US, FakeClock
 from tests.strategies import event_lists, new_store
@@ -352,3 +352,22 @@ async def test_insert_rejects_unstorable_events(
         await rt.insert(exp.id, event)
     assert (await rt.streaming_metrics(exp.id)).latency.count == 0
     assert await rt.get_all(exp.id) == []
+
+
+async def test_emitted_events_older_than_the_newest_are_placed_in_time_order(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    # A clock that steps back (threads stamping just before one another) makes
+    # the actor insert rather than append; every column must stay aligned.
+    exp = await rt.start_experiment("out-of-order", events=["ooo.*"])
+    offsets = [50, 10, 30, 10, 70, 0]
+    for position, offset in enumerate(offsets):
+        clock.now = BASE_US + offset
+        emit("ooo.tick", {"duration": (position + 1) * 1_000_000}, {"position": position})
+    await rt.flush()
+    events = await rt.get_all(exp.id)
+    assert [event.timestamp - BASE_US for event in events] == [0, 10, 10, 30, 50, 70]
+    assert [event.metadata["position"] for event in events] == [5, 1, 3, 2, 0, 4]
+    assert [event.latency_ms for event in events] == [6.0, 2.0, 4.0, 3.0, 1.0, 5.0]
+    window = await rt.query_window(exp.id, Range(BASE_US + 10, BASE_US + 30))
+    assert [event.metadata["position"] for event in window] == [1, 3, 2]
