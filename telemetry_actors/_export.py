@@ -177,7 +177,7 @@ def event_record(event: Event) -> dict[str, Any]:
     record["measurements"] = plain_fields(event.measurements)
     record["metadata"] = plain_fields(event.metadata)
     for key in ("session_id", "user_id", "sample_id", "cohort", "model", "provider"):
-        record[key] = plain_fields({key: record[key]})[key]
+        record[key] = plain(record[key])
     return record
 
 

@@ -309,8 +309,9 @@ async def test_flush_covers_events_emitted_from_threads(rt: Runtime) -> None:
 
 
 async def test_flush_without_experiments(rt: Runtime) -> None:
-    await rt.flush()
-    await rt.flush()
+    assert await rt.flush() is None
+    assert await rt.flush() is None
+    assert await rt.list_experiments() == []
 
 
 async def test_flush_on_closed_runtime(clock: FakeClock, tmp_path: Path) -> None:

@@ -294,8 +294,22 @@ def test_constructor_rejects_bad_arguments(
         Runtime(**kwargs)
 
 
-def test_constructor_accepts_edge_values() -> None:
-    Runtime(mailbox_size=1, max_restarts=0, restart_window_s=0.001, pricing={"m": (0, 0)})
+async def test_constructor_accepts_edge_values(clock: FakeClock, tmp_path: Path) -> None:
+    async with Runtime(
+        clock=clock,
+        export_dir=tmp_path,
+        mailbox_size=1,
+        max_restarts=0,
+        restart_window_s=0.001,
+        pricing={"m": (0, 0)},
+    ) as rt:
+        exp = await rt.start_experiment("edges")
+        for _ in range(2):  # no await between: the one-event mailbox overflows
+            emit("req_llm.request.stop", {}, {"model": "m", "tokens": {"prompt": 9}})
+        await rt.flush()
+        [event] = await rt.get_all(exp.id)
+        assert event.cost_usd == 0.0
+        assert (await rt.streaming_metrics(exp.id)).dropped == 1
 
 
 # ------------------------------------------------------------------ clock
