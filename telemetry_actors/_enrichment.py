@@ -180,9 +180,10 @@ def derive(
 ) -> tuple[float | None, float | None, bool | None, Tokens | None]:
     """(latency_ms, cost_usd, success, tokens) of one event. Never raises.
 
-    Hot path: the common shapes (int or float duration, a dict of int token
-    counts, a str model) are handled inline; everything else goes through the
-    field functions above, which define the rules.
+    Hot path: the common shapes (an int duration, a dict of int prompt and
+    completion counts, tokens priced by a str model) are handled inline;
+    everything else goes through the field functions above, which define the
+    rules.
     """
     try:
         duration = measurements.get("duration", _MISSING)
@@ -208,27 +209,16 @@ def derive(
                 tokens = (prompt, completion, prompt + completion)
             else:
                 tokens = token_counts(metadata)
-        cost = metadata.get("cost", _MISSING)
         model = metadata.get("model")
-        if cost is not _MISSING:
-            cost = finite_number(cost)
-        elif tokens is not None and type(model) is str:
+        if tokens is not None and type(model) is str and "cost" not in metadata:
+            # cost_usd's token pricing, inlined for the common case.
             input_rate, output_rate = pricing.get(model, UNKNOWN_MODEL_RATES)
-            cost = (tokens[0] * input_rate + tokens[1] * output_rate) / 1_000_000
-            if cost - cost != 0.0:  # inf or NaN
-                cost = None
+            cost: float | None = finite_number(
+                (tokens[0] * input_rate + tokens[1] * output_rate) / 1_000_000
+            )
         else:
             cost = cost_usd(measurements, metadata, pricing, tokens)
-        if metadata.get("error") or metadata.get("exception"):
-            outcome: bool | None = False
-        else:
-            status = measurements.get("status")
-            if type(status) is str and status == "ok":
-                outcome = True
-            elif type(status) is str and status == "error":
-                outcome = False
-            else:
-                outcome = metadata.get("response") is not None or None
+        outcome = success(measurements, metadata)
         return latency, cost, outcome, tokens
     except Exception:
         # Some value misbehaved: derive each field on its own so the others survive.
