@@ -13,10 +13,10 @@ from typing import Any
 
 import msgspec
 
+from ._arguments import storable_event
 from ._event import Event
 from ._experiment import Experiment
 from ._export import event_record, jsonl_lines
-from ._names import normalize_event_name
 from ._plain import plain_fields
 
 
@@ -71,8 +71,8 @@ def read_archive(path: Path) -> tuple[Experiment, list[Event]]:
     for number, line in enumerate(lines[1:], start=2):
         event = _decode(path, number, line, _EventLine).data
         try:
-            normalize_event_name(event.event_name)
-        except (TypeError, ValueError) as error:
+            storable_event(event)  # as insert checks: int64 time stamp, valid name
+        except ValueError as error:
             raise ValueError(f"{path}: line {number}: {error}") from None
         if event.experiment_id != experiment.id:
             raise ValueError(

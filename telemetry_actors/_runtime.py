@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import math
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,8 +18,18 @@ import msgspec
 
 from . import _analysis, _handlers, _windowed
 from ._archive import read_archive, write_archive
+from ._arguments import (
+    count_at_least,
+    event_from_mapping,
+    event_name_list,
+    mapping_copy,
+    positive_seconds,
+    sampling,
+    storable_event,
+    str_tuple,
+)
 from ._cell import ExperimentCell
-from ._event import EVENT_FIELDS, Event, new_event_id
+from ._event import Event
 from ._exceptions import NoEventsError, RuntimeClosedError
 from ._experiment import (
     Experiment,
@@ -61,22 +70,6 @@ class RuntimeState(enum.Enum):
     OPEN = "open"
     CLOSING = "closing"
     CLOSED = "closed"
-
-
-def _positive_int(label: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{label} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{label} must be >= {minimum}, got {value}")
-    return value
-
-
-def _positive_seconds(label: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{label} must be a number of seconds, got {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{label} must be a positive finite number of seconds, got {value}")
-    return float(value)
 
 
 class Runtime:
@@ -126,14 +119,14 @@ class Runtime:
         # Python frame cheaper; the actor turns ns into µs.
         self._emit_clock: Clock = clock if clock is not None else time.time_ns
         self._emit_clock_in_ns = clock is None
-        self._mailbox_size = _positive_int("mailbox_size", mailbox_size, 1)
+        self._mailbox_size = count_at_least("mailbox_size", mailbox_size, 1)
         self._pricing = merge_pricing(pricing)
         if not isinstance(export_dir, str | Path):
             raise TypeError(f"export_dir must be a str or Path, got {type(export_dir).__name__}")
         self._export_dir = Path(export_dir)
-        self._max_restarts = _positive_int("max_restarts", max_restarts, 0)
-        self._restart_window_s = _positive_seconds("restart_window_s", restart_window_s)
-        self._close_timeout = _positive_seconds("close_timeout", close_timeout)
+        self._max_restarts = count_at_least("max_restarts", max_restarts, 0)
+        self._restart_window_s = positive_seconds("restart_window_s", restart_window_s)
+        self._close_timeout = positive_seconds("close_timeout", close_timeout)
         self._state = RuntimeState.UNOPENED
         self._registry = Registry()
         self._host = SupervisorHost()
@@ -273,17 +266,17 @@ class Runtime:
             raise TypeError(f"hypothesis must be a str or None, got {type(hypothesis).__name__}")
         if not isinstance(condition, str):
             raise TypeError(f"condition must be a str, got {type(condition).__name__}")
-        tag_tuple = _str_tuple("tags", tags)
-        meta = _mapping("metadata", metadata)
-        config = _mapping("metrics_config", metrics_config)
+        tag_tuple = str_tuple("tags", tags)
+        meta = mapping_copy("metadata", metadata)
+        config = mapping_copy("metrics_config", metrics_config)
         if sample_size is not None:
-            _positive_int("sample_size", sample_size, 0)
+            count_at_least("sample_size", sample_size, 0)
         if storage_backend != "memory":
             raise ValueError(
                 f"unknown storage_backend {storage_backend!r}; only 'memory' is available"
             )
-        patterns = compile_patterns(STANDARD_EVENTS if events is None else _names(events))
-        rate, seed = _sampling(meta)
+        patterns = compile_patterns(STANDARD_EVENTS if events is None else event_name_list(events))
+        rate, seed = sampling(meta)
         experiment_id = secrets.token_hex(8)
         while experiment_id in self._registry:
             experiment_id = secrets.token_hex(8)
@@ -415,8 +408,8 @@ class Runtime:
         """
         self._check_open()
         cell = self._registry.lookup(experiment_id)
-        stored = _checked(
-            event if isinstance(event, Event) else _event_from_mapping(cell.experiment, event)
+        stored = storable_event(
+            event if isinstance(event, Event) else event_from_mapping(cell.experiment, event)
         )
         return await self._registry.call_cell(cell, lambda target: target.insert(stored))
 
@@ -680,87 +673,3 @@ def _experiment_of(cell: ExperimentCell) -> Experiment:
 
 def _snapshot(cell: ExperimentCell) -> tuple[Experiment, list[Event]]:
     return cell.experiment, cell.store.all()
-
-
-def _str_tuple(label: str, values: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(values, str):
-        raise TypeError(f"{label} must be an iterable of str, not a single str")
-    result = tuple(values)
-    for value in result:
-        if not isinstance(value, str):
-            raise TypeError(f"{label} must hold str, got {type(value).__name__}")
-    return result
-
-
-def _mapping(label: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{label} must be a mapping or None, got {type(value).__name__}")
-    return dict(value)
-
-
-def _names(events: Iterable[tuple[str, ...] | str]) -> list[tuple[str, ...] | str]:
-    if isinstance(events, str):
-        raise TypeError("events must be a list of event names, not a single str")
-    return list(events)
-
-
-def _sampling(metadata: Mapping[str, Any]) -> tuple[float, int | None]:
-    rate = metadata.get("sampling_rate", 1.0)
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0.0 <= rate <= 1.0:
-        raise ValueError(f"metadata['sampling_rate'] must be a number in [0, 1], got {rate!r}")
-    seed = metadata.get("sampling_seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TypeError(f"metadata['sampling_seed'] must be an int, got {seed!r}")
-    return float(rate), seed
-
-
-#: Time stamps are stored as signed 64-bit µs.
-_TIMESTAMP_RANGE = range(-(2**63), 2**63)
-
-
-def _checked(event: Event) -> Event:
-    """``event`` itself, once its time stamp and name are storable.
-
-    Raises:
-        ValueError: a time stamp that is not an int in the int64 range, or an
-            event name that is not a non-empty tuple of non-empty str.
-    """
-    timestamp = event.timestamp
-    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
-        raise ValueError(f"timestamp must be int µs since the epoch, got {timestamp!r}")
-    if timestamp not in _TIMESTAMP_RANGE:
-        raise ValueError(f"timestamp {timestamp} is outside the int64 µs range")
-    if not isinstance(event.event_name, tuple):
-        raise ValueError(f"event_name must be a tuple of str, got {event.event_name!r}")
-    try:
-        normalize_event_name(event.event_name)
-    except TypeError as error:
-        raise ValueError(str(error)) from None
-    return event
-
-
-def _event_from_mapping(experiment: Experiment, fields: Mapping[str, Any]) -> Event:
-    if not isinstance(fields, Mapping):
-        raise TypeError(f"insert takes an Event or a mapping, got {type(fields).__name__}")
-    unknown = sorted(str(key) for key in fields if key not in EVENT_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown Event fields {unknown}; valid fields: {sorted(EVENT_FIELDS)}")
-    if "timestamp" not in fields:
-        raise ValueError("an inserted event needs a 'timestamp' (int µs since the epoch)")
-    values: dict[str, Any] = {
-        "event_id": new_event_id(),
-        "event_name": ("custom", "event"),
-        "experiment_id": experiment.id,
-        "experiment_name": experiment.name,
-        "condition": experiment.condition,
-        "tags": experiment.tags,
-    }
-    values.update(fields)
-    name = values["event_name"]
-    values["event_name"] = normalize_event_name(tuple(name) if isinstance(name, list) else name)
-    try:
-        return msgspec.convert(values, Event)
-    except msgspec.ValidationError as error:
-        raise ValueError(f"invalid event: {error}") from None

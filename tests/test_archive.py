@@ -341,6 +341,10 @@ def _empty_event_name_part(record: dict[str, Any]) -> None:
     record["data"]["event_name"] = ["req_llm", ""]
 
 
+def _timestamp_beyond_int64(record: dict[str, Any]) -> None:
+    record["data"]["timestamp"] = 2**70
+
+
 def _string_timestamp(record: dict[str, Any]) -> None:
     record["data"]["timestamp"] = "yesterday"
 
@@ -387,6 +391,7 @@ MALFORMED: list[tuple[str, Callable[[bytes], bytes], int]] = [
     ("event without timestamp", _edit_event(2, _missing_timestamp), 2),
     ("event without event_id", _edit_event(4, _missing_event_id), 4),
     ("event with string timestamp", _edit_event(5, _string_timestamp), 5),
+    ("event with a timestamp beyond int64", _edit_event(6, _timestamp_beyond_int64), 6),
     ("unknown line type", _edit_event(3, _wrong_type), 3),
     ("metadata type on an event line", _edit_event(6, _metadata_type_on_event), 6),
     ("event line without type", _edit_event(2, _no_type), 2),
