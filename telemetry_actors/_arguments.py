@@ -16,6 +16,7 @@ import msgspec
 from ._event import EVENT_FIELDS, Event, new_event_id
 from ._experiment import Experiment
 from ._names import normalize_event_name
+from ._types import EventNameLike
 
 
 def count_at_least(label: str, value: object, minimum: int) -> int:
@@ -56,7 +57,7 @@ def mapping_copy(label: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value)
 
 
-def event_name_list(events: Iterable[tuple[str, ...] | str]) -> list[tuple[str, ...] | str]:
+def event_name_list(events: Iterable[EventNameLike]) -> list[EventNameLike]:
     """An experiment's event list (a lone str is refused, not split into letters)."""
     if isinstance(events, str):
         raise TypeError("events must be a list of event names, not a single str")

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._event import Event
-from ._payload import Fields
 from ._pricing import UNKNOWN_MODEL_RATES
+from ._types import FieldDict
 
 _PROMPT_KEYS = ("prompt", "prompt_tokens", "input_tokens")
 _COMPLETION_KEYS = ("completion", "completion_tokens", "output_tokens")
@@ -176,7 +176,7 @@ _SMALL_INT = 1 << 1000
 
 
 def derive(
-    measurements: Fields, metadata: Fields, pricing: Mapping[str, tuple[float, float]]
+    measurements: FieldDict, metadata: FieldDict, pricing: Mapping[str, tuple[float, float]]
 ) -> tuple[float | None, float | None, bool | None, Tokens | None]:
     """(latency_ms, cost_usd, success, tokens) of one event. Never raises.
 
@@ -240,7 +240,7 @@ def token_counts_of(event: Event) -> Tokens | None:
     return result
 
 
-def copied(fields: Mapping[str, Any] | None) -> Fields:
+def copied(fields: Mapping[str, Any] | None) -> FieldDict:
     """A plain dict copy of a caller's mapping (empty when it cannot be read)."""
     if fields is None:
         return {}

@@ -17,7 +17,7 @@ from typing import Any
 
 from ._mailbox import Mailbox
 from ._names import NamePattern, normalize_event_name
-from ._types import Clock, EventName
+from ._types import Clock, EventName, EventNameLike
 
 #: Where an event goes: (its queue, that queue's capacity in slots, its mailbox).
 Target = tuple["deque[Any]", int, Mailbox]
@@ -100,7 +100,7 @@ def _check_fields(label: str, value: object) -> None:
 
 
 def emit(
-    event_name: tuple[str, ...] | str,
+    event_name: EventNameLike,
     measurements: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> None:

@@ -12,12 +12,13 @@ inlined there for speed.
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
-Fields: TypeAlias = dict[str, Any]
+from ._types import FieldDict
+
 #: Either the marshalled (event_id, measurements, metadata), or those three
 #: as given when they cannot be marshalled.
-Payload: TypeAlias = bytes | tuple[str, Fields, Fields]
+Payload: TypeAlias = bytes | tuple[str, FieldDict, FieldDict]
 
 #: marshal format 2: no reference table, so faster both ways for small payloads;
 #: self-referencing values fail to encode and are kept as plain copies.

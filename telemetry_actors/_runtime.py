@@ -50,7 +50,7 @@ from ._results import ActorStatistics, Comparison, Metrics, StreamingMetrics, Wi
 from ._standard_events import STANDARD_EVENTS
 from ._streaming import StreamingStats
 from ._supervisor import Supervisor, retire
-from ._types import Clock, PricingTable
+from ._types import Clock, EventNameLike, PricingTable
 from ._windows import Last, LastN, Range, parse_window
 
 logger = logging.getLogger("telemetry_actors")
@@ -208,7 +208,7 @@ class Runtime:
 
     async def emit_wait(
         self,
-        event_name: tuple[str, ...] | str,
+        event_name: EventNameLike,
         measurements: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
@@ -243,7 +243,7 @@ class Runtime:
         metadata: Mapping[str, Any] | None = None,
         sample_size: int | None = None,
         metrics_config: Mapping[str, Any] | None = None,
-        events: Iterable[tuple[str, ...] | str] | None = None,
+        events: Iterable[EventNameLike] | None = None,
         storage_backend: str = "memory",
     ) -> Experiment:
         """Start an experiment: spawn its actor and collect its events from now on.
@@ -421,7 +421,7 @@ class Runtime:
         self,
         experiment_id: str,
         *,
-        event_name: tuple[str, ...] | str | None = None,
+        event_name: EventNameLike | None = None,
         success: bool | None = None,
         time_range: tuple[int, int] | None = None,
         condition: str | None = None,

@@ -8,6 +8,7 @@ from typing import Any, Self
 
 from ._handlers import emit
 from ._names import normalize_event_name
+from ._types import EventNameLike
 
 
 class span:
@@ -23,7 +24,7 @@ class span:
 
     __slots__ = ("_started_ns", "metadata", "prefix")
 
-    def __init__(self, event_prefix: tuple[str, ...] | str, **metadata: Any) -> None:
+    def __init__(self, event_prefix: EventNameLike, **metadata: Any) -> None:
         self.prefix = normalize_event_name(event_prefix)
         self.metadata: dict[str, Any] = dict(metadata)
         self._started_ns = 0

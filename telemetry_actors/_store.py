@@ -25,8 +25,8 @@ from typing import Any, cast
 
 from ._enrichment import Context, Tokens, number_or_none, token_counts_of
 from ._event import Event
-from ._payload import Fields, Payload
-from ._types import EventName
+from ._payload import Payload
+from ._types import EventName, FieldDict
 
 #: Stand-in in the numeric columns where a row has no value (its flag is 0).
 _NO_VALUE = 0.0
@@ -198,7 +198,7 @@ class EventStore:
                 append(cast(Event, payload))
                 continue
             else:
-                kept = cast("tuple[str, Fields, Fields]", payload)
+                kept = cast("tuple[str, FieldDict, FieldDict]", payload)
                 event_id, measurements, metadata = kept[0], dict(kept[1]), dict(kept[2])
             flags = all_flags[row]
             get = metadata.get

@@ -9,13 +9,16 @@ from typing import Any, TypeAlias
 Clock: TypeAlias = Callable[[], int]
 
 #: An event name as callers may give it: a tuple of str or a dotted str.
-EventNameLike: TypeAlias = "tuple[str, ...] | str"
+EventNameLike: TypeAlias = tuple[str, ...] | str
 
 #: The normalised form of an event name.
 EventName: TypeAlias = tuple[str, ...]
 
 #: Measurements or metadata as callers pass them.
 Fields: TypeAlias = Mapping[str, Any]
+
+#: Measurements or metadata as the runtime keeps them (its own dict).
+FieldDict: TypeAlias = dict[str, Any]
 
 #: ``{model_name: (usd_per_1M_input_tokens, usd_per_1M_output_tokens)}``.
 PricingTable: TypeAlias = Mapping[str, tuple[float, float]]
