@@ -42,6 +42,8 @@ EXTRA_RATIOS = (
     ("emit (10 experiments) ÷ Histogram.observe", "emit.ten", "call.prometheus"),
     ("emit (1 experiment) ÷ OTel Histogram.record", "emit.one", "call.otel"),
     ("emit (1 experiment) ÷ Queue.put_nowait", "emit.one", "call.queue_put"),
+    ("1 s window, first read ÷ full scan", "query.first_1s", "query.full_scan"),
+    ("1 s window, second read (re-encodes) ÷ full scan", "query.second_1s", "query.full_scan"),
     ("bytes per event ÷ caller's dicts in tuples", "memory.store", "memory.tuples"),
 )
 

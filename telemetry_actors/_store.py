@@ -25,7 +25,7 @@ from typing import Any, cast
 
 from ._enrichment import Context, Tokens, number_or_none, token_counts_of
 from ._event import Event
-from ._payload import Payload
+from ._payload import Payload, Unpacked, decode_packed, repack, unpack_plain
 from ._types import EventName, FieldDict
 
 #: Stand-in in the numeric columns where a row has no value (its flag is 0).
@@ -36,6 +36,12 @@ SUCCESS = 1
 FAILURE = 2
 HAS_LATENCY = 4
 HAS_COST = 8
+#: The marshal payload has been read once; a second read re-encodes it.
+READ_BEFORE = 16
+#: The payload is msgpack, re-encoded from marshal on its second read.
+PACKED = 32
+#: The payload is marshal and stays so (msgpack would not hold it exactly).
+STAYS_MARSHAL = 64
 OUTCOME_MASK = SUCCESS | FAILURE
 #: The outcome bits of a row, by its ``success``.
 OUTCOME_FLAGS = {True: SUCCESS, False: FAILURE, None: 0}
@@ -103,7 +109,7 @@ class EventStore:
         self.payloads: list[Payload | Event] = []
         self.latencies = array("d")  # 0.0 where the row has none (see flags)
         self.costs = array("d")
-        self.flags = bytearray()  # per row: SUCCESS | FAILURE | HAS_LATENCY | HAS_COST
+        self.flags = bytearray()  # per row: outcome, HAS_LATENCY, HAS_COST, payload encoding
         self.tokens = TokenTotals()
 
     def __len__(self) -> int:
@@ -175,62 +181,88 @@ class EventStore:
                 gc.enable()
 
     def _materialize(self, rows: Iterable[int]) -> list[Event]:
-        # Hot path, inlined by hand (payload decoding, copied fields, event ids):
-        # a window of a thousand events is rebuilt per query. Row by row rather
-        # than column slices: each row's boxed numbers are made and freed while
-        # hot in cache.
+        # Hot path, inlined by hand: a window of a thousand events is rebuilt
+        # per query. Row by row rather than column slices: each row's boxed
+        # numbers are made and freed while hot in cache.
         payloads, names, timestamps = self.payloads, self.names, self.timestamps
         latencies, costs, all_flags = self.latencies, self.costs, self.flags
         context = self.context
         experiment_id, experiment_name = context.experiment_id, context.experiment_name
         condition, tags = context.condition, context.tags
+        decode: Callable[[Any], Unpacked] = decode_packed  # called only on PACKED rows
         loads: Callable[[Any], Any] = marshal.loads  # called only on bytes payloads
-        event_class, outcomes = Event, _OUTCOMES
-        has_latency, has_cost, outcome_mask = HAS_LATENCY, HAS_COST, OUTCOME_MASK
+        event_class, unpacked_class, outcomes = Event, Unpacked, _OUTCOMES
+        has_latency, has_cost, outcome_mask, packed = HAS_LATENCY, HAS_COST, OUTCOME_MASK, PACKED
+        read_before, stays_marshal = READ_BEFORE, STAYS_MARSHAL
         events: list[Event] = []
         append = events.append
         for row in rows:
             payload = payloads[row]
-            kind = type(payload)
-            if kind is bytes:
+            flags = all_flags[row]
+            if flags & packed:
+                unpacked = decode(payload)
+            elif type(payload) is bytes:
+                # unpack_plain, inlined; marshalled keys are builtins, whose
+                # comparisons with a str cannot raise.
                 event_id, measurements, metadata = loads(payload)
-            elif kind is event_class:
-                append(cast(Event, payload))
+                get = metadata.get
+                unpacked = unpacked_class(
+                    event_id,
+                    measurements,
+                    metadata,
+                    get("session_id"),
+                    get("user_id"),
+                    get("sample_id"),
+                    get("cohort"),
+                    get("model"),
+                    get("provider"),
+                )
+                if not flags & stays_marshal:
+                    if flags & read_before:
+                        self._repack(row, payload, unpacked, flags)
+                    else:
+                        all_flags[row] = flags | read_before
+            elif type(payload) is event_class:
+                append(payload)
                 continue
             else:
                 kept = cast("tuple[str, FieldDict, FieldDict]", payload)
-                event_id, measurements, metadata = kept[0], dict(kept[1]), dict(kept[2])
-            flags = all_flags[row]
-            get = metadata.get
-            try:
-                session_id, user_id = get("session_id"), get("user_id")
-                sample_id, cohort = get("sample_id"), get("cohort")
-                model, provider = get("model"), get("provider")
-            except Exception:  # a key whose __eq__ raises shadows a copied name
-                session_id = user_id = sample_id = cohort = model = provider = None
+                unpacked = unpack_plain(kept[0], dict(kept[1]), dict(kept[2]))
             append(
                 event_class(
-                    event_id,
+                    unpacked.event_id,
                     names[row],
                     timestamps[row],
                     experiment_id,
                     experiment_name,
                     condition,
                     tags,
-                    measurements,
-                    metadata,
+                    unpacked.measurements,
+                    unpacked.metadata,
                     latencies[row] if flags & has_latency else None,
                     costs[row] if flags & has_cost else None,
                     outcomes[flags & outcome_mask],
-                    session_id,
-                    user_id,
-                    sample_id,
-                    cohort,
-                    model,
-                    provider,
+                    unpacked.session_id,
+                    unpacked.user_id,
+                    unpacked.sample_id,
+                    unpacked.cohort,
+                    unpacked.model,
+                    unpacked.provider,
                 )
             )
         return events
+
+    def _repack(self, row: int, payload: bytes, unpacked: Unpacked, flags: int) -> None:
+        # A marshal row read a second time becomes msgpack when that is exact
+        # (see _payload), so that its later reads decode faster; else it is
+        # marked to stay marshal. Rows read once, as by an export, pay only
+        # for the READ_BEFORE flag.
+        repacked = repack(payload, unpacked)
+        if repacked is None:
+            self.flags[row] = flags | STAYS_MARSHAL
+        else:
+            self.payloads[row] = repacked
+            self.flags[row] = flags | PACKED
 
     def all(self) -> list[Event]:
         """Every event in time order. O(n)."""
