@@ -171,7 +171,7 @@ def _guarded(derive: Any, *args: Any) -> Any:
         return None
 
 
-#: Ints below this size convert to finite floats; larger ones take the exact slow path.
+#: Token counts below this size convert to finite floats; larger ones are unusable.
 _SMALL_INT = 1 << 1000
 
 
@@ -180,31 +180,32 @@ def derive(
 ) -> tuple[float | None, float | None, bool | None, Tokens | None]:
     """(latency_ms, cost_usd, success, tokens) of one event. Never raises.
 
-    Hot path: the common shapes (an int duration, a dict of int prompt and
-    completion counts, tokens priced by a str model) are handled inline;
+    Hot path: the common shapes (an int duration, a dict of just int prompt
+    and completion counts, tokens priced by a str model) are handled inline;
     everything else goes through the field functions above, which define the
-    rules.
+    rules. An int too large for a float raises OverflowError inline, which
+    sends the event down the field functions too.
     """
     try:
         duration = measurements.get("duration", _MISSING)
-        if type(duration) is int and -_SMALL_INT < duration < _SMALL_INT:
+        if type(duration) is int:
             latency: float | None = duration / 1e6
         else:
             latency = latency_ms(measurements)
         tokens_given = metadata.get("tokens")
         tokens: Tokens | None = None
         if tokens_given is not None:
-            prompt = tokens_given.get("prompt", _MISSING) if type(tokens_given) is dict else None
-            completion = (
-                tokens_given.get("completion", _MISSING) if type(tokens_given) is dict else None
-            )
+            # Exactly two keys, both int counts: no total and no aliases to look at.
+            if type(tokens_given) is dict and len(tokens_given) == 2:
+                prompt = tokens_given.get("prompt")
+                completion = tokens_given.get("completion")
+            else:
+                prompt = completion = None
             if (
                 type(prompt) is int
                 and type(completion) is int
                 and -_SMALL_INT < prompt < _SMALL_INT
                 and -_SMALL_INT < completion < _SMALL_INT
-                and "total" not in tokens_given
-                and "total_tokens" not in tokens_given
             ):
                 tokens = (prompt, completion, prompt + completion)
             else:
@@ -213,13 +214,12 @@ def derive(
         if tokens is not None and type(model) is str and "cost" not in metadata:
             # cost_usd's token pricing, inlined for the common case.
             input_rate, output_rate = pricing.get(model, UNKNOWN_MODEL_RATES)
-            cost: float | None = finite_number(
-                (tokens[0] * input_rate + tokens[1] * output_rate) / 1_000_000
-            )
+            priced = (tokens[0] * input_rate + tokens[1] * output_rate) / 1_000_000
+            # finite_number, inlined: inf - inf and NaN - NaN are NaN, unequal to 0.
+            cost: float | None = priced if priced - priced == 0.0 else None
         else:
             cost = cost_usd(measurements, metadata, pricing, tokens)
-        outcome = success(measurements, metadata)
-        return latency, cost, outcome, tokens
+        return latency, cost, success(measurements, metadata), tokens
     except Exception:
         # Some value misbehaved: derive each field on its own so the others survive.
         tokens = _guarded(token_counts, metadata)

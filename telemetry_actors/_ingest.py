@@ -87,11 +87,13 @@ def ingest(cell: ExperimentCell, queue: deque[Any], limit: int) -> tuple[int, An
             measured = measurements if type(measurements) is dict else copied(measurements)
             meta = metadata if type(metadata) is dict else copied(metadata)
             latency, cost, outcome, tokens = derive(measured, meta, pricing)
-            event_id = id_prefix + hex(next_serial())  # new_event_id(), inlined
+            # The event id is new_event_id()'s; a marshal payload holds just its
+            # serial (an int costs less to pack than the id's str).
+            serial = next_serial()
             try:
-                payload: object = dumps((event_id, measured, meta), PAYLOAD_FORMAT)
+                payload: object = dumps((serial, measured, meta), PAYLOAD_FORMAT)
             except (ValueError, RecursionError):  # non-builtin values: keep copies
-                payload = (event_id, dict(measured), dict(meta))
+                payload = (id_prefix + hex(serial), dict(measured), dict(meta))
             if last is not None and timestamp < last:
                 store.insert_emitted(timestamp, name, payload, latency, cost, outcome)  # type: ignore[arg-type]
             else:

@@ -28,9 +28,10 @@ import msgspec
 
 from ._types import FieldDict
 
-#: What a row's payload column holds: marshalled or msgpack-encoded
-#: (event_id, measurements, metadata), or those three as given when they
-#: cannot be marshalled.
+#: What a row's payload column holds: the marshalled (serial, measurements,
+#: metadata), where the event id is ``EVENT_ID_PREFIX + hex(serial)``; an
+#: :class:`Unpacked` msgpack-encoded; or (event_id, measurements, metadata)
+#: as given when they cannot be marshalled.
 Payload: TypeAlias = bytes | tuple[str, FieldDict, FieldDict]
 
 #: marshal format 2: no reference table, so faster both ways for small payloads;

@@ -24,7 +24,7 @@ from itertools import compress
 from typing import Any, cast
 
 from ._enrichment import Context, Tokens, number_or_none, token_counts_of
-from ._event import Event
+from ._event import EVENT_ID_PREFIX, Event
 from ._payload import Payload, Unpacked, decode_packed, repack, unpack_plain
 from ._types import EventName, FieldDict
 
@@ -194,6 +194,7 @@ class EventStore:
         event_class, unpacked_class, outcomes = Event, Unpacked, _OUTCOMES
         has_latency, has_cost, outcome_mask, packed = HAS_LATENCY, HAS_COST, OUTCOME_MASK, PACKED
         read_before, stays_marshal = READ_BEFORE, STAYS_MARSHAL
+        id_prefix = EVENT_ID_PREFIX
         events: list[Event] = []
         append = events.append
         for row in rows:
@@ -204,10 +205,10 @@ class EventStore:
             elif type(payload) is bytes:
                 # unpack_plain, inlined; marshalled keys are builtins, whose
                 # comparisons with a str cannot raise.
-                event_id, measurements, metadata = loads(payload)
+                serial, measurements, metadata = loads(payload)
                 get = metadata.get
                 unpacked = unpacked_class(
-                    event_id,
+                    id_prefix + hex(serial),  # new_event_id()'s form
                     measurements,
                     metadata,
                     get("session_id"),

@@ -19,6 +19,7 @@ from telemetry_actors._enrichment import (
     success,
     token_counts,
 )
+from telemetry_actors._pricing import merge_pricing
 
 from .conftest import BASE_US, FakeClock
 
@@ -684,3 +685,62 @@ async def test_invalid_sampling_rate(rt: Runtime, rate: object) -> None:
     with pytest.raises(ValueError, match="sampling_rate"):
         await rt.start_experiment("bad", metadata={"sampling_rate": rate})
     assert await rt.list_experiments() == []
+
+
+# ------------------------------------------------- derive against the field rules
+
+#: Values under the keys derive reads: the shapes its fast paths take, and their edges.
+_numbers = (
+    st.integers(-(10**6), 10**9)
+    | st.sampled_from([2**1100, -(2**1100), 2**1023, 0, -1, True])
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["12", None, [1]])
+)
+_token_dicts = st.dictionaries(
+    st.sampled_from(
+        ["prompt", "completion", "total", "total_tokens", "prompt_tokens", "output_tokens"]
+    ),
+    _numbers,
+    max_size=4,
+) | st.fixed_dictionaries(
+    {"prompt": _numbers, "completion": _numbers},
+    optional={"total": _numbers, "total_tokens": _numbers, "output_tokens": _numbers},
+)
+_measurements = st.fixed_dictionaries(
+    {},
+    optional={
+        "duration": _numbers,
+        "start": _numbers,
+        "stop": _numbers,
+        "cost": _numbers,
+        "status": st.sampled_from(["ok", "error", "OK", 1]),
+    },
+)
+_metadata = st.fixed_dictionaries(
+    {},
+    optional={
+        "tokens": _token_dicts | _numbers,
+        "model": st.sampled_from(["gpt-4", "unknown-model", 4, None]),
+        "cost": _numbers,
+        "error": st.sampled_from(["boom", "", None, 0]),
+        "response": st.sampled_from(["ok", None]),
+    },
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(measurements=_measurements, metadata=_metadata)
+def test_derive_agrees_with_the_field_rules(
+    measurements: dict[str, Any], metadata: dict[str, Any]
+) -> None:
+    pricing = merge_pricing(None)
+    tokens = token_counts(metadata)
+    expected = (
+        latency_ms(measurements),
+        cost_usd(measurements, metadata, pricing, tokens),
+        success(measurements, metadata),
+        tokens,
+    )
+    derived = derive(measurements, metadata, pricing)
+    assert derived == expected
+    assert [type(value) for value in derived] == [type(value) for value in expected]

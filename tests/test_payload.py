@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry_actors import Runtime, emit
+from telemetry_actors._event import EVENT_ID_PREFIX
 from telemetry_actors._payload import PAYLOAD_FORMAT, Unpacked, decode_packed, repack
 from telemetry_actors._store import PACKED, READ_BEFORE, STAYS_MARSHAL, EventStore
 from tests.strategies import new_store
@@ -59,7 +60,7 @@ metadata_fields = st.dictionaries(copied_names | st.text(max_size=6), values, ma
 def store_of(payloads: list[tuple[dict[Any, Any], dict[Any, Any]]]) -> EventStore:
     store = new_store()
     for index, (measurements, metadata) in enumerate(payloads):
-        payload = marshal.dumps((f"id-{index}", measurements, metadata), PAYLOAD_FORMAT)
+        payload = marshal.dumps((index, measurements, metadata), PAYLOAD_FORMAT)
         store.insert_emitted(index, NAME, payload, None, None, None)
     return store
 
@@ -72,6 +73,9 @@ def test_every_read_gives_back_exactly_what_was_stored(
     store = store_of(payloads)
     for _ in range(3):  # marshal; marshal, re-encoding; the rows as re-encoded
         events = store.all()
+        assert [event.event_id for event in events] == [
+            EVENT_ID_PREFIX + hex(serial) for serial in range(len(payloads))
+        ]
         assert [shape(event.measurements) for event in events] == [shape(m) for m, _ in payloads]
         assert [shape(event.metadata) for event in events] == [shape(md) for _, md in payloads]
         for event, (_, metadata) in zip(events, payloads, strict=True):
@@ -133,8 +137,8 @@ def test_plain_rows_become_msgpack_and_others_stay_marshal() -> None:
 def test_repack_is_exact_or_refuses(
     measurements: dict[Any, Any], metadata: dict[Any, Any], exact: bool
 ) -> None:
-    unpacked = Unpacked("id", measurements, metadata)
-    packed = repack(marshal.dumps(("id", measurements, metadata), PAYLOAD_FORMAT), unpacked)
+    unpacked = Unpacked("id-0x1", measurements, metadata)
+    packed = repack(marshal.dumps((1, measurements, metadata), PAYLOAD_FORMAT), unpacked)
     assert (packed is not None) is exact
     if packed is not None:
         assert shape(decode_packed(packed)) == shape(unpacked)
