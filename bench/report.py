@@ -45,6 +45,7 @@ EXTRA_RATIOS = (
     ("1 s window, first read ÷ full scan", "query.first_1s", "query.full_scan"),
     ("1 s window, second read (re-encodes) ÷ full scan", "query.second_1s", "query.full_scan"),
     ("bytes per event ÷ caller's dicts in tuples", "memory.store", "memory.tuples"),
+    ("live percentiles read ÷ calculate_metrics", "percentiles.read", "percentiles.exact"),
 )
 
 

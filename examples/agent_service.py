@@ -64,10 +64,11 @@ async def report(rt: Runtime, experiment_id: str, every: float) -> None:
         live = await rt.streaming_metrics(experiment_id)
         statistics = await rt.statistics(experiment_id)
         mean = "-" if live.latency.mean is None else f"{live.latency.mean:.1f} ms"
+        p99 = "-" if live.latency.p99 is None else f"{live.latency.p99:.1f} ms"
         rate = live.reliability.success_rate
         success = "-" if rate is None else f"{rate:.1%}"
         print(
-            f"[live] {live.latency.count} calls, mean latency {mean}, "
+            f"[live] {live.latency.count} calls, mean latency {mean}, p99 {p99}, "
             f"cost ${live.cost.total:.4f}, success {success}, "
             f"mailbox {statistics.mailbox_depth}, dropped {live.dropped}",
             flush=True,

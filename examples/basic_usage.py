@@ -68,6 +68,7 @@ async def main() -> None:
         live = await rt.streaming_metrics(exp.id)
         print(
             f"live: {live.latency.count} calls, mean latency {live.latency.mean:.0f} ms, "
+            f"p95 {live.latency.p95:.0f} ms, "
             f"cost ${live.cost.total:.4f}, success {live.reliability.success_rate:.1%}"
         )
 

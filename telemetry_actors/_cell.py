@@ -19,7 +19,7 @@ from ._event import Event
 from ._experiment import Experiment, ExperimentStatus
 from ._mailbox import Mailbox
 from ._names import NamePattern
-from ._results import ActorStatistics
+from ._results import ActorStatistics, StreamingMetrics
 from ._store import EventStore
 from ._streaming import StreamingStats
 
@@ -76,6 +76,16 @@ class ExperimentCell:
         latency, cost, outcome = self.store.add_event(event)
         self.stats.add(event.event_name, latency, cost, outcome)
         return event
+
+    def streaming_metrics(self) -> StreamingMetrics:
+        """The live statistics, the percentile sketch brought up to date first."""
+        self.stats.latency_sketch.add_many(self.store.take_new_latencies())
+        return self.stats.snapshot(self.mailbox.dropped)
+
+    def reset_streaming_metrics(self) -> None:
+        """Statistics back to empty, counting only events stored from now on."""
+        self.stats = StreamingStats()
+        self.store.skip_new_latencies()
 
     def note_restart(self) -> None:
         """Count one restart in the experiment record."""

@@ -12,13 +12,22 @@ from ._experiment import ExperimentStatus
 
 
 class StreamingLatency(msgspec.Struct, frozen=True):
-    """Online latency statistics (ms); all but ``count`` are None while empty."""
+    """Online latency statistics (ms); all but ``count`` are None while empty.
+
+    ``p50`` … ``p99`` are live percentiles, each within 1 % of the exact
+    percentile of the same events (as ``calculate_metrics`` gives it) when
+    latencies are non-negative.
+    """
 
     count: int = 0
     mean: float | None = None
     std_dev: float | None = None
     min: float | None = None
     max: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
 
 
 class StreamingCost(msgspec.Struct, frozen=True):

@@ -48,7 +48,6 @@ from ._query import query_store
 from ._registry import Registry
 from ._results import ActorStatistics, Comparison, Metrics, StreamingMetrics, WindowMetrics
 from ._standard_events import STANDARD_EVENTS
-from ._streaming import StreamingStats
 from ._supervisor import Supervisor, retire
 from ._types import Clock, EventNameLike, PricingTable
 from ._windows import Last, LastN, Range, parse_window
@@ -497,18 +496,16 @@ class Runtime:
     # ------------------------------------------------------- streaming metrics
 
     async def streaming_metrics(self, experiment_id: str) -> StreamingMetrics:
-        """The live statistics, including events ``dropped`` by a full mailbox. O(1)."""
-        return await self._call(
-            experiment_id, lambda cell: cell.stats.snapshot(cell.mailbox.dropped)
-        )
+        """The live statistics, including events ``dropped`` by a full mailbox.
+
+        O(events stored since the last call + a few hundred buckets): the live
+        percentiles fold in the new latencies; everything else is kept per event.
+        """
+        return await self._call(experiment_id, ExperimentCell.streaming_metrics)
 
     async def reset_streaming_metrics(self, experiment_id: str) -> None:
         """Statistics back to empty; stored events and ``dropped`` untouched."""
-
-        def run(cell: ExperimentCell) -> None:
-            cell.stats = StreamingStats()
-
-        await self._call(experiment_id, run)
+        await self._call(experiment_id, ExperimentCell.reset_streaming_metrics)
 
     # ---------------------------------------------------------------- analysis
 

@@ -92,6 +92,8 @@ class EventStore:
     """Columns of one experiment's events, sorted by timestamp."""
 
     __slots__ = (
+        "_folded",
+        "_inserted_latencies",
         "context",
         "costs",
         "flags",
@@ -111,6 +113,10 @@ class EventStore:
         self.costs = array("d")
         self.flags = bytearray()  # per row: outcome, HAS_LATENCY, HAS_COST, payload encoding
         self.tokens = TokenTotals()
+        # Rows before _folded have had their latency taken (take_new_latencies);
+        # latencies of rows inserted before that row since wait here.
+        self._folded = 0
+        self._inserted_latencies: list[float] = []
 
     def __len__(self) -> int:
         return len(self.timestamps)
@@ -163,6 +169,28 @@ class EventStore:
         self.latencies.insert(index, _NO_VALUE if latency is None else latency)
         self.costs.insert(index, _NO_VALUE if cost is None else cost)
         self.flags.insert(index, row_flags(latency, cost, success))
+        if index < self._folded:
+            self._folded += 1
+            if latency is not None:
+                self._inserted_latencies.append(latency)
+
+    def take_new_latencies(self) -> list[float]:
+        """Latencies of the rows stored since the last call (or skip), in no set order.
+
+        O(new rows), C speed: what a live percentile sketch folds in.
+        """
+        start = self._folded
+        new = list(
+            compress(self.latencies[start:], self.flags[start:].translate(_HAS_LATENCY_TABLE))
+        )
+        new += self._inserted_latencies
+        self.skip_new_latencies()
+        return new
+
+    def skip_new_latencies(self) -> None:
+        """Treat every stored row as taken by :meth:`take_new_latencies`."""
+        self._folded = len(self)
+        self._inserted_latencies = []
 
     # ------------------------------------------------------------------ reading
 

@@ -1,4 +1,8 @@
-"""Live statistics updated per event in O(1) time and memory (Welford's algorithm)."""
+"""Live statistics: updated per event in O(1) time and memory (Welford's algorithm).
+
+Live percentiles come from a :class:`~._sketch.QuantileSketch`, which the
+experiment's cell fills from the store's latency column when read.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import math
 
 from ._names import dotted
 from ._results import StreamingCost, StreamingLatency, StreamingMetrics, StreamingReliability
+from ._sketch import QuantileSketch
 from ._types import EventName
 
 
@@ -41,6 +46,10 @@ class RunningMoments:
         return math.sqrt(max(self.m2, 0.0) / (self.count - 1))
 
 
+#: The quantiles behind StreamingLatency's p50, p90, p95 and p99.
+LIVE_QUANTILES = (0.5, 0.9, 0.95, 0.99)
+
+
 def sla_flags(rate: float | None) -> tuple[bool | None, bool | None, bool | None]:
     """(≥ 99 %, ≥ 99.9 %, ≥ 99.99 %) for a success rate, Nones when there is none."""
     if rate is None:
@@ -51,10 +60,19 @@ def sla_flags(rate: float | None) -> tuple[bool | None, bool | None, bool | None
 class StreamingStats:
     """The live statistics of one experiment; the actor feeds it every stored event."""
 
-    __slots__ = ("cost_count", "cost_total", "event_counts", "failed", "latency", "successful")
+    __slots__ = (
+        "cost_count",
+        "cost_total",
+        "event_counts",
+        "failed",
+        "latency",
+        "latency_sketch",
+        "successful",
+    )
 
     def __init__(self) -> None:
         self.latency = RunningMoments()
+        self.latency_sketch = QuantileSketch()  # filled by the cell, see module doc
         self.cost_count = 0
         self.cost_total = 0.0
         self.successful = 0
@@ -81,12 +99,17 @@ class StreamingStats:
         """The current statistics as a :class:`StreamingMetrics`."""
         moments = self.latency
         has_latency = moments.count > 0
+        p50, p90, p95, p99 = self.latency_sketch.quantiles(LIVE_QUANTILES)
         latency = StreamingLatency(
             count=moments.count,
             mean=moments.mean if has_latency else None,
             std_dev=moments.std_dev(),
             min=moments.min if has_latency else None,
             max=moments.max if has_latency else None,
+            p50=p50,
+            p90=p90,
+            p95=p95,
+            p99=p99,
         )
         mean_cost = self.cost_total / self.cost_count if self.cost_count else None
         cost = StreamingCost(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -25,9 +26,19 @@ def run_example(name: str, cwd: Path) -> str:
     return result.stdout
 
 
+def _number(pattern: str, output: str) -> int:
+    match = re.search(pattern, output)
+    assert match is not None, pattern
+    return int(match.group(1))
+
+
 def test_basic_usage(tmp_path: Path) -> None:
     output = run_example("basic_usage.py", tmp_path)
     assert "live: 400 calls" in output
+    # The live p95 (a sketch) is within 1 % of the exact one, before rounding to ms.
+    live_p95 = _number(r"live: .* p95 (\d+) ms", output)
+    exact_p95 = _number(r"final: .* p95 (\d+) ms", output)
+    assert abs(live_p95 - exact_p95) <= 0.01 * exact_p95 + 1
     assert "pause_count=1" in output
     assert "final: 800 events" in output
     assert "{'altar.tool.start': 400, 'altar.tool.stop': 400}" in output

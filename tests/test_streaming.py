@@ -74,7 +74,9 @@ async def test_streaming_std_dev_is_zero_for_one_value(rt: Runtime) -> None:
     exp = await rt.start_experiment("stream")
     await _insert_rows(rt, exp.id, [{"latency_ms": 12.5}])
     latency = (await rt.streaming_metrics(exp.id)).latency
-    assert latency == StreamingLatency(count=1, mean=12.5, std_dev=0.0, min=12.5, max=12.5)
+    assert latency == StreamingLatency(
+        count=1, mean=12.5, std_dev=0.0, min=12.5, max=12.5, p50=12.5, p90=12.5, p95=12.5, p99=12.5
+    )
 
 
 async def test_streaming_cost_fields(rt: Runtime) -> None:
@@ -226,7 +228,9 @@ async def test_reset_clears_statistics_but_keeps_events(rt: Runtime) -> None:
     # Counting starts afresh after the reset.
     await rt.insert(exp.id, {"timestamp": BASE_US + 9, "latency_ms": 11.0, "success": True})
     after = await rt.streaming_metrics(exp.id)
-    assert after.latency == StreamingLatency(count=1, mean=11.0, std_dev=0.0, min=11.0, max=11.0)
+    assert after.latency == StreamingLatency(
+        count=1, mean=11.0, std_dev=0.0, min=11.0, max=11.0, p50=11.0, p90=11.0, p95=11.0, p99=11.0
+    )
     assert after.reliability.total_requests == 1
     assert after.event_counts == {"custom.event": 1}
     assert len(await rt.get_all(exp.id)) == 3
