@@ -138,10 +138,16 @@ METHOD = [
     "  (chunks, flushed); only the public query calls are timed. Floors run on plain",
     "  lists (events; timestamps, latencies, costs, successes) taken once from the store:",
     "  a list comprehension over all events; `accumulate` prefix sums + two `bisect`s per",
-    "  window; `sorted()` + `math.fsum` sums + `list.count`.",
+    "  window; `sorted()` + `math.fsum` sums + `list.count`. `Last(1 s)` repeats the",
+    "  query on the newest second (a live view); since a row's second read re-encodes",
+    "  its payload for cheaper later reads, 1 s windows of the oldest seconds, never read",
+    "  before, are also timed on their first and on their second read.",
     "- memory: tracemalloc growth across storing N events emitted with fresh dicts",
     "  `{duration}` / `{model, provider, tokens: {prompt, completion}, sample_id}`,",
     "  after flush and `gc.collect()`, divided by N.",
+    "- percentiles: N LLM events emitted and flushed; the first `streaming_metrics()`",
+    "  folds their latencies into the sketch (timed per event); its p50…p99 against",
+    "  `calculate_metrics`'s exact ones; then repeated reads against `calculate_metrics`.",
 ]
 
 MEASUREMENT_HEADER = ["measurement", "median", "unit", "min … max", "reps", "note"]
