@@ -219,7 +219,7 @@ class EventStore:
         condition, tags = context.condition, context.tags
         decode: Callable[[Any], Unpacked] = decode_packed  # called only on PACKED rows
         loads: Callable[[Any], Any] = marshal.loads  # called only on bytes payloads
-        event_class, unpacked_class, outcomes = Event, Unpacked, _OUTCOMES
+        event_class, unpack, outcomes = Event, unpack_plain, _OUTCOMES
         has_latency, has_cost, outcome_mask, packed = HAS_LATENCY, HAS_COST, OUTCOME_MASK, PACKED
         read_before, stays_marshal = READ_BEFORE, STAYS_MARSHAL
         id_prefix = EVENT_ID_PREFIX
@@ -231,21 +231,9 @@ class EventStore:
             if flags & packed:
                 unpacked = decode(payload)
             elif type(payload) is bytes:
-                # unpack_plain, inlined; marshalled keys are builtins, whose
-                # comparisons with a str cannot raise.
                 serial, measurements, metadata = loads(payload)
-                get = metadata.get
-                unpacked = unpacked_class(
-                    id_prefix + hex(serial),  # new_event_id()'s form
-                    measurements,
-                    metadata,
-                    get("session_id"),
-                    get("user_id"),
-                    get("sample_id"),
-                    get("cohort"),
-                    get("model"),
-                    get("provider"),
-                )
+                # The id in new_event_id()'s form.
+                unpacked = unpack(id_prefix + hex(serial), measurements, metadata)
                 if not flags & stays_marshal:
                     if flags & read_before:
                         self._repack(row, payload, unpacked, flags)
@@ -256,7 +244,7 @@ class EventStore:
                 continue
             else:
                 kept = cast("tuple[str, FieldDict, FieldDict]", payload)
-                unpacked = unpack_plain(kept[0], dict(kept[1]), dict(kept[2]))
+                unpacked = unpack(kept[0], dict(kept[1]), dict(kept[2]))
             append(
                 event_class(
                     unpacked.event_id,
