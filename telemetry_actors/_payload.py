@@ -16,8 +16,8 @@ event id) is a single bytes object of about a hundred. Two encodings are used:
 Ingest pays for one encoding. Rows read once (an export) pay nothing more;
 rows read again (a live view re-reading its newest window every few seconds)
 pay for the second encoding once, and every later read of them is cheaper.
-Packing is inlined in the actor's ingest loop, unpacking in the store's read
-loop.
+Packing is inlined in the actor's ingest loop; the store's read loop unpacks
+with the helpers here.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def _bucket_value(index: int) -> float:
 
 
 class QuantileSketch:
-    """Counts of values in logarithmic buckets; mergeable, O(buckets) memory."""
+    """Counts of values in logarithmic buckets: O(buckets) memory whatever the count."""
 
     __slots__ = ("count", "maximum", "minimum", "negative", "positive", "zeros")
 
