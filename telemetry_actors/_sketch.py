@@ -21,8 +21,8 @@ import math
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from itertools import accumulate, repeat
-from operator import mul
+from itertools import accumulate, compress, repeat
+from operator import ge, lt, mul
 
 #: Every estimate is within this fraction of the exact value it stands for.
 RELATIVE_ACCURACY = 0.01
@@ -57,29 +57,25 @@ class QuantileSketch:
         self.maximum = -math.inf
 
     def add_many(self, values: Sequence[float]) -> None:
-        """Count finite values in. O(len(values)), at C speed when all are positive."""
+        """Count finite values in. O(len(values)), at C speed for the positive ones."""
         if not values:
             return
         low, high = min(values), max(values)
         self.count += len(values)
         self.minimum = min(self.minimum, low)
         self.maximum = max(self.maximum, high)
-        if low >= MIN_MAGNITUDE:
-            # ceil(log(v) / log(gamma)) for every value, without a Python-level loop.
-            self.positive.update(
-                map(math.ceil, map(mul, map(math.log, values), repeat(_INVERSE_LOG_GAMMA)))
-            )
-            return
-        for value in values:
-            self._add_one(value)
-
-    def _add_one(self, value: float) -> None:
-        if value >= MIN_MAGNITUDE:
-            self.positive[math.ceil(math.log(value) * _INVERSE_LOG_GAMMA)] += 1
-        elif value <= -MIN_MAGNITUDE:
-            self.negative[math.ceil(math.log(-value) * _INVERSE_LOG_GAMMA)] += 1
-        else:
-            self.zeros += 1
+        positive: Iterable[float] = values
+        if low < MIN_MAGNITUDE:  # zeros and negatives one by one, the rest below
+            for value in compress(values, map(lt, values, repeat(MIN_MAGNITUDE))):
+                if value <= -MIN_MAGNITUDE:
+                    self.negative[math.ceil(math.log(-value) * _INVERSE_LOG_GAMMA)] += 1
+                else:
+                    self.zeros += 1
+            positive = compress(values, map(ge, values, repeat(MIN_MAGNITUDE)))
+        # ceil(log(v) / log(gamma)) for every value, without a Python-level loop.
+        self.positive.update(
+            map(math.ceil, map(mul, map(math.log, positive), repeat(_INVERSE_LOG_GAMMA)))
+        )
 
     def quantiles(self, qs: Iterable[float]) -> list[float | None]:
         """The ``q``-quantiles (0 ≤ q ≤ 1), None for each while empty. O(buckets)."""
