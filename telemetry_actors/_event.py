@@ -56,3 +56,6 @@ class Event(msgspec.Struct, frozen=True, gc=False):
 
 
 EVENT_FIELDS: frozenset[str] = frozenset(Event.__struct_fields__)
+
+#: The Event fields copied from the metadata keys of the same name.
+COPIED_FIELDS = ("session_id", "user_id", "sample_id", "cohort", "model", "provider")

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from ._event import Event
+from ._event import COPIED_FIELDS, Event
 from ._experiment import datetime_from_us
 from ._names import dotted
 from ._plain import plain, plain_fields, safe_str
@@ -176,7 +176,7 @@ def event_record(event: Event) -> dict[str, Any]:
     record["tags"] = list(event.tags)
     record["measurements"] = plain_fields(event.measurements)
     record["metadata"] = plain_fields(event.metadata)
-    for key in ("session_id", "user_id", "sample_id", "cohort", "model", "provider"):
+    for key in COPIED_FIELDS:
         record[key] = plain(record[key])
     return record
 

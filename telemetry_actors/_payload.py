@@ -66,6 +66,7 @@ _encode = msgspec.msgpack.Encoder().encode
 
 def unpack_plain(event_id: str, measurements: FieldDict, metadata: FieldDict) -> Unpacked:
     """Gather a row from its parts, copying the Event fields out of ``metadata``."""
+    # COPIED_FIELDS spelled out: a star-call over them costs twice as much per row.
     get = metadata.get
     try:
         return Unpacked(

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telemetry_actors import Runtime, emit
-from telemetry_actors._event import EVENT_ID_PREFIX
-from telemetry_actors._payload import PAYLOAD_FORMAT, Unpacked, decode_packed, repack
+from telemetry_actors import Event, Runtime, emit
+from telemetry_actors._event import COPIED_FIELDS, EVENT_ID_PREFIX
+from telemetry_actors._payload import PAYLOAD_FORMAT, Unpacked, decode_packed, repack, unpack_plain
 from telemetry_actors._store import PACKED, READ_BEFORE, STAYS_MARSHAL, EventStore
 from tests.strategies import new_store
 
@@ -161,3 +161,11 @@ async def test_events_read_again_equal_their_first_read(rt: Runtime) -> None:
     second = await rt.get_all(experiment.id)
     assert [event.sample_id for event in second[:20]] == [f"s{i}" for i in range(20)]
     assert second[-1].metadata == {"tags": ("kept", "as", "tuple")}
+
+
+def test_unpacked_rows_carry_exactly_the_copied_event_fields() -> None:
+    assert Unpacked.__struct_fields__ == ("event_id", "measurements", "metadata", *COPIED_FIELDS)
+    assert Event.__struct_fields__[-len(COPIED_FIELDS) :] == COPIED_FIELDS
+    metadata = {name: f"{name}-value" for name in COPIED_FIELDS}
+    unpacked = unpack_plain("id", {}, metadata)
+    assert [getattr(unpacked, name) for name in COPIED_FIELDS] == list(metadata.values())
