@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from ._percentile import percentile
 from ._results import (
     Comparison,
     CostMetrics,
@@ -26,23 +27,6 @@ def float_sum(values: Iterable[float]) -> float:
         return math.fsum(items)
     except OverflowError:  # finite values whose sum exceeds the float range
         return sum(items)
-
-
-def percentile(ordered: Sequence[float], q: float) -> float:
-    """The ``q``-quantile (0..1) of sorted data, interpolating linearly.
-
-    Follows numpy's default method step for step, so results match it bit for bit.
-    """
-    position = (len(ordered) - 1) * q
-    if position >= len(ordered) - 1:
-        return ordered[-1]
-    low = math.floor(position)
-    below, above = ordered[low], ordered[low + 1]
-    fraction = position - low
-    # Interpolating from the nearer neighbour keeps exact values exact.
-    if fraction >= 0.5:
-        return above - (above - below) * (1 - fraction)
-    return below + (above - below) * fraction
 
 
 def sample_std_dev(ordered: Sequence[float], mean: float) -> float:

@@ -7,9 +7,9 @@ within ``RELATIVE_ACCURACY`` of all of them, so a percentile read from the
 buckets is within 1 % of the exact one while memory stays a few hundred
 buckets whatever the count (Masson, Rim and Lee, "DDSketch", VLDB 2019).
 
-Percentiles interpolate linearly between the two closest ranks, as numpy's
-default (and :func:`~._analysis.percentile`) does, between the buckets' values
-for those ranks: a convex combination of two estimates each within 1 % of its
+Percentiles interpolate linearly between the two closest ranks with the same
+:func:`~._percentile.percentile` as ``calculate_metrics``, between the
+buckets' values for those ranks: a convex combination of two estimates each within 1 % of its
 rank's value is within 1 % of the interpolated exact value. That bound is
 relative, so it holds for values of one sign. The lowest and highest ranks
 are the exact minimum and maximum, and every estimate lies between them.
@@ -23,6 +23,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import accumulate, compress, repeat
 from operator import ge, lt, mul
+
+from ._percentile import percentile
 
 #: Every estimate is within this fraction of the exact value it stands for.
 RELATIVE_ACCURACY = 0.01
@@ -79,37 +81,44 @@ class QuantileSketch:
 
     def quantiles(self, qs: Iterable[float]) -> list[float | None]:
         """The ``q``-quantiles (0 ≤ q ≤ 1), None for each while empty. O(buckets)."""
-        qs = list(qs)
         if self.count == 0:
-            return [None] * len(qs)
+            return [None for _ in qs]
+        ranked = _RankedBuckets(self)
+        return [percentile(ranked, q) for q in qs]
+
+
+class _RankedBuckets:
+    """A sketch's estimate of its k-th smallest value, for :func:`percentile`."""
+
+    __slots__ = ("_ends", "_sketch", "_values")
+
+    def __init__(self, sketch: QuantileSketch) -> None:
         # Buckets in increasing value: negatives (largest magnitude first), zero, positives.
         values: list[float] = []
         counts: list[int] = []
-        for index in sorted(self.negative, reverse=True):
+        for index in sorted(sketch.negative, reverse=True):
             values.append(-_bucket_value(index))
-            counts.append(self.negative[index])
-        if self.zeros:
+            counts.append(sketch.negative[index])
+        if sketch.zeros:
             values.append(0.0)
-            counts.append(self.zeros)
-        for index in sorted(self.positive):
+            counts.append(sketch.zeros)
+        for index in sorted(sketch.positive):
             values.append(_bucket_value(index))
-            counts.append(self.positive[index])
-        ends = list(accumulate(counts))  # ranks below ends[b] are in buckets 0..b
+            counts.append(sketch.positive[index])
+        self._sketch = sketch
+        self._values = values
+        self._ends = list(accumulate(counts))  # ranks below _ends[b] are in buckets 0..b
 
-        last = self.count - 1
+    def __len__(self) -> int:
+        return self._sketch.count
 
-        def at_rank(rank: int) -> float:
-            if rank == 0:
-                return self.minimum  # the ends are known exactly
-            if rank == last:
-                return self.maximum
-            return min(max(values[bisect_right(ends, rank)], self.minimum), self.maximum)
-
-        results: list[float | None] = []
-        for q in qs:
-            position = q * (self.count - 1)
-            below = math.floor(position)
-            low = at_rank(below)
-            fraction = position - below
-            results.append(low if fraction == 0 else low + fraction * (at_rank(below + 1) - low))
-        return results
+    def __getitem__(self, rank: int, /) -> float:
+        sketch = self._sketch
+        if rank < 0:
+            rank += sketch.count
+        if rank == 0:
+            return sketch.minimum  # the ends are known exactly
+        if rank == sketch.count - 1:
+            return sketch.maximum
+        value = self._values[bisect_right(self._ends, rank)]
+        return min(max(value, sketch.minimum), sketch.maximum)

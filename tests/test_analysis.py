@@ -21,7 +21,7 @@ from telemetry_actors import (
     TokenMetrics,
     emit,
 )
-from telemetry_actors._analysis import percentile
+from telemetry_actors._percentile import percentile
 from tests.conftest import BASE_US
 
 SECOND_US = 1_000_000

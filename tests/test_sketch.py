@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry_actors import Runtime, emit
-from telemetry_actors._analysis import percentile
+from telemetry_actors._percentile import percentile
 from telemetry_actors._sketch import RELATIVE_ACCURACY, QuantileSketch
 from tests.conftest import BASE_US, FakeClock
 

@@ -1,0 +1,31 @@
+"""Percentiles by linear interpolation between closest ranks, as numpy's default."""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+
+class Ranked(Protocol):
+    """Values by rank: ``ranked[k]`` is the k-th smallest (``-1``: the largest)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, rank: int, /) -> float: ...
+
+
+def percentile(ordered: Ranked, q: float) -> float:
+    """The ``q``-quantile (0..1) of sorted data, interpolating linearly.
+
+    Follows numpy's default method step for step, so results match it bit for bit.
+    """
+    position = (len(ordered) - 1) * q
+    if position >= len(ordered) - 1:
+        return ordered[-1]
+    low = math.floor(position)
+    below, above = ordered[low], ordered[low + 1]
+    fraction = position - low
+    # Interpolating from the nearer neighbour keeps exact values exact.
+    if fraction >= 0.5:
+        return above - (above - below) * (1 - fraction)
+    return below + (above - below) * fraction
