@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from itertools import repeat
 from time import perf_counter
 from typing import Any
@@ -156,18 +157,14 @@ async def run(config: Config) -> list[Measurement]:
                   lambda: timed_bursts(queue.loop, n, burst, queue.empty),
                   setup=queue.empty),
         ]  # fmt: skip
-        if observe is not None:
-            prometheus_loop = observe_loop(observe)
-            cases.append(
-                _case("call.prometheus", "prometheus_client Histogram.observe", n,
-                      lambda: timed_bursts(prometheus_loop, n, burst))
-            )  # fmt: skip
-        if record is not None:
-            otel_loop = observe_loop(record)
-            cases.append(
-                _case("call.otel", "OpenTelemetry SDK Histogram.record", n,
-                      lambda: timed_bursts(otel_loop, n, burst))
-            )  # fmt: skip
+        peers = (
+            ("call.prometheus", "prometheus_client Histogram.observe", observe),
+            ("call.otel", "OpenTelemetry SDK Histogram.record", record),
+        )
+        for key, label, peer in peers:
+            if peer is not None:  # an optional peer that is not installed is left out
+                timed = partial(timed_bursts, observe_loop(peer), n, burst)
+                cases.append(_case(key, label, n, timed))
         cases += [
             _case("emit.none", "emit, nothing attached", n,
                   lambda: timed_bursts(emit_loop, n, burst)),
