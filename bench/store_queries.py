@@ -17,12 +17,14 @@ import time
 from bisect import bisect_left
 from itertools import accumulate
 from operator import mul
-from typing import Any
+from typing import Any, TypeVar
 
 from telemetry_actors import Last, Range, Runtime, emit
 
 from ._timing import Case, Config, Measurement, run_cases
 from ._workload import llm_event
+
+T = TypeVar("T")
 
 START_US = 1_700_000_000_000_000
 STEP_US = 1_000
@@ -52,6 +54,14 @@ async def fill(rt: Runtime, clock: SteppingClock, n: int, chunk: int) -> str:
     return experiment_id
 
 
+def every_one(values: list[T | None], what: str) -> list[T]:
+    """``values``, which the bench's LLM events all have: the floors take plain lists."""
+    present = [value for value in values if value is not None]
+    if len(present) != len(values):
+        raise ValueError(f"{len(values) - len(present)} stored events have no {what}")
+    return present
+
+
 def full_scan(events: list[Any], start: int, end: int) -> list[Any]:
     """The floor of a time window without an index: test every event."""
     return [event for event in events if start <= event.timestamp <= end]
@@ -64,7 +74,7 @@ def prefix_sum_windows(
     successes: list[bool],
     window_us: int,
     step_us: int,
-) -> list[tuple[int, int, float | None, float, int, int]]:
+) -> list[tuple[int, int, float, float, int, int]]:
     """The floor of windowed metrics: prefix sums plus two bisects per window."""
     latency_sum = [0.0, *accumulate(latencies)]
     cost_sum = [0.0, *accumulate(costs)]
@@ -150,9 +160,9 @@ async def run(config: Config) -> list[Measurement]:
         early = await early_reads(rt, experiment_id, config)
         events = await rt.get_all(experiment_id)
         timestamps = [event.timestamp for event in events]
-        latencies = [event.latency_ms for event in events]
-        costs = [event.cost_usd for event in events]
-        successes = [event.success for event in events]
+        latencies = every_one([event.latency_ms for event in events], "latency")
+        costs = every_one([event.cost_usd for event in events], "cost")
+        successes = every_one([event.success for event in events], "success")
         now = clock.now
         window = Last(1, "seconds")
 
