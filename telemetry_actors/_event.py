@@ -1,4 +1,4 @@
-"""The stored event: what an emitted event becomes after enrichment."""
+"""The stored event, and event ids that stay unique across threads, runtimes and forks."""
 
 from __future__ import annotations
 
@@ -10,20 +10,34 @@ import msgspec
 
 from ._types import EventName
 
-#: Event ids are this per-process random prefix plus ``hex(serial)``, e.g.
-#: ``"3f9a0c51d2e7-0x1a"``: unique across processes and runtimes (archives keep
-#: their ids) at ~100 ns, where uuid4 costs over a microsecond.
-EVENT_ID_PREFIX = os.urandom(6).hex() + "-"
-_id_counter = itertools.count(1)
+
+class _IdSource:
+    """A per-process random prefix and a counter: ids such as ``"3f9a0c51d2e7-0x1a"``.
+
+    Unique across processes and runtimes (archives keep their ids) at about
+    100 ns, where uuid4 costs over a microsecond. A forked child gets a new
+    prefix (``os.register_at_fork``), so parent and child never repeat an id.
+    """
+
+    def __init__(self) -> None:
+        self.renew()
+
+    def renew(self) -> None:
+        """A fresh prefix and counter (at import and in a forked child)."""
+        self.prefix = os.urandom(6).hex() + "-"
+        counter = itertools.count(1)
+        #: The next serial: a C-level counter, atomic across threads.
+        self.next_serial = counter.__next__
 
 
-#: A fresh serial for an event (a C-level counter: atomic across threads).
-next_serial = _id_counter.__next__
+ids = _IdSource()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=ids.renew)
 
 
 def new_event_id() -> str:
     """A fresh event id: unique within and (with overwhelming odds) across processes."""
-    return EVENT_ID_PREFIX + hex(next_serial())
+    return ids.prefix + hex(ids.next_serial())
 
 
 class Event(msgspec.Struct, frozen=True, gc=False):
@@ -31,8 +45,9 @@ class Event(msgspec.Struct, frozen=True, gc=False):
 
     ``timestamp`` is µs since the Unix epoch. ``latency_ms``, ``cost_usd`` and
     ``success`` are derived by enrichment; ``session_id`` … ``provider`` are
-    copied from the metadata keys of the same name. Fields may also be given
-    positionally, in this order.
+    copied from the metadata keys of the same name; ``sampling_weight`` is 1 /
+    the probability that sampling kept the event (1.0 without sampling).
+    Fields may also be given positionally, in this order.
     """
 
     event_id: str
@@ -53,6 +68,7 @@ class Event(msgspec.Struct, frozen=True, gc=False):
     cohort: Any = None
     model: Any = None
     provider: Any = None
+    sampling_weight: float = 1.0
 
 
 EVENT_FIELDS: frozenset[str] = frozenset(Event.__struct_fields__)

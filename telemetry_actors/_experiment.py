@@ -14,8 +14,18 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def datetime_from_us(timestamp_us: int) -> datetime:
-    """µs since the epoch -> tz-aware UTC datetime, exactly (no float rounding)."""
+    """µs since the epoch -> tz-aware UTC datetime, exactly (no float rounding).
+
+    Raises:
+        OverflowError: a time stamp outside the years 1 to 9999.
+    """
     return _EPOCH + timedelta(microseconds=timestamp_us)
+
+
+def datetime_to_us(moment: datetime) -> int:
+    """A tz-aware datetime -> µs since the epoch, exactly."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 class ExperimentStatus(enum.StrEnum):

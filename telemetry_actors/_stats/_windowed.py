@@ -1,10 +1,10 @@
-"""Sliding-window aggregates over an experiment's stored events in O(n + w).
+"""Sliding-window aggregates over an experiment's columns in O(n + w).
 
 Each window's rows are found by galloping forward from the previous
 window's. The window edges cut the rows into segments; each segment is
-summed once, at C speed, and a window's totals are the prefix-sum
-difference over its segments. Overlapping windows therefore cost nothing
-extra, and no Python code runs per event.
+summed once, exactly (as scaled ints, see :mod:`._exact_sum`), at numpy
+speed, and a window's totals are prefix-sum differences over its segments.
+Overlapping windows therefore cost nothing extra.
 """
 
 from __future__ import annotations
@@ -12,13 +12,20 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import accumulate, pairwise
-from math import fsum
 
-from ._results import WindowMetrics
-from ._store import FAILURE, HAS_LATENCY, SUCCESS, EventStore
+import numpy as np
+import numpy.typing as npt
+
+from .._results import WindowMetrics
+from ._exact_sum import scaled_sum, to_float
 
 
-def _check_size(label: str, value: object) -> int:
+def check_size(label: str, value: object) -> int:
+    """``value`` when it is a positive int of µs.
+
+    Raises:
+        TypeError: not an int. ValueError: not positive.
+    """
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{label} must be int µs, got {value!r}")
     if value <= 0:
@@ -70,38 +77,49 @@ def window_rows(stamps: Sequence[int], window_us: int, step_us: int) -> list[tup
     return windows
 
 
-def windowed_metrics(store: EventStore, window_us: int, step_us: int) -> list[WindowMetrics]:
+def windowed(
+    stamps: npt.NDArray[np.int64],
+    latency: npt.NDArray[np.float64],
+    cost: npt.NDArray[np.float64],
+    success: npt.NDArray[np.int8],
+    window_us: int,
+    step_us: int,
+    percentiles: Sequence[float] = (),
+) -> list[WindowMetrics]:
     """Metrics per window ``[start, start + window_us)``, stepping by ``step_us``.
 
-    The first window starts at the earliest event; windows continue while
-    ``start + window_us <= last_timestamp + step_us``; empty windows are left out.
+    Columns are in time order, NaN where a row has no latency or cost. The
+    first window starts at the earliest event; windows continue while
+    ``start + window_us <= last_timestamp + step_us``; empty windows are left
+    out. With ``percentiles``, each window also gets its latency
+    percentiles (numpy's linear method).
 
-    Cost: O(n + w) for n events and w non-empty windows.
-
-    Raises:
-        ValueError: a non-positive size.
-        TypeError: a size that is not an int.
+    Cost: O(n + w) for n rows and w non-empty windows, plus O(n log w) for
+    percentiles.
     """
-    window_us = _check_size("window_us", window_us)
-    step_us = _check_size("step_us", step_us)
-    windows = window_rows(store.timestamps, window_us, step_us)
+    windows = window_rows(stamps.tolist(), window_us, step_us)
     if not windows:
         return []
-    # Every row index where some window starts or ends cuts the rows into segments.
     edges = sorted({row for _, low, high in windows for row in (low, high)})
     position = {row: index for index, row in enumerate(edges)}
-    latencies, costs = store.latencies, store.costs
-    has_latency = store.mask(HAS_LATENCY)
-    successes, failures = store.mask(SUCCESS), store.mask(FAILURE)
+    has_latency = ~np.isnan(latency)
+    latency_zeroed = np.where(has_latency, latency, 0.0)
+    cost_zeroed = np.nan_to_num(cost, nan=0.0)
     segments = list(pairwise(edges))
-    # Prefix sums over segments (rows without a value hold 0 in their column).
-    latency_sum = list(accumulate((fsum(latencies[a:b]) for a, b in segments), initial=0.0))
-    latency_n = list(accumulate((has_latency.count(1, a, b) for a, b in segments), initial=0))
-    cost_sum = list(accumulate((fsum(costs[a:b]) for a, b in segments), initial=0.0))
-    success_n = list(accumulate((successes.count(1, a, b) for a, b in segments), initial=0))
-    failure_n = list(accumulate((failures.count(1, a, b) for a, b in segments), initial=0))
+    latency_sum = list(accumulate((scaled_sum(latency_zeroed[a:b]) for a, b in segments), initial=0))
+    latency_n = list(
+        accumulate((int(np.count_nonzero(has_latency[a:b])) for a, b in segments), initial=0)
+    )
+    cost_sum = list(accumulate((scaled_sum(cost_zeroed[a:b]) for a, b in segments), initial=0))
+    success_n = list(
+        accumulate((int(np.count_nonzero(success[a:b] == 1)) for a, b in segments), initial=0)
+    )
+    failure_n = list(
+        accumulate((int(np.count_nonzero(success[a:b] == 0)) for a, b in segments), initial=0)
+    )
+    window_percentiles = _percentiles(latency, windows, percentiles)
     results: list[WindowMetrics] = []
-    for start, low, high in windows:
+    for index, (start, low, high) in enumerate(windows):
         first, last = position[low], position[high]
         latency_count = latency_n[last] - latency_n[first]
         results.append(
@@ -109,12 +127,25 @@ def windowed_metrics(store: EventStore, window_us: int, step_us: int) -> list[Wi
                 window_start=start,
                 window_end=start + window_us,
                 event_count=high - low,
-                mean_latency=(latency_sum[last] - latency_sum[first]) / latency_count
+                mean_latency=to_float(latency_sum[last] - latency_sum[first]) / latency_count
                 if latency_count
                 else None,
-                total_cost=cost_sum[last] - cost_sum[first],
+                total_cost=to_float(cost_sum[last] - cost_sum[first]),
                 success_count=success_n[last] - success_n[first],
                 failure_count=failure_n[last] - failure_n[first],
+                latency_percentiles=window_percentiles[index] if percentiles else None,
             )
         )
     return results
+
+
+def _percentiles(
+    latency: npt.NDArray[np.float64],
+    windows: list[tuple[int, int, int]],
+    percentiles: Sequence[float],
+) -> list[dict[float, float | None]]:
+    if not percentiles:
+        return []
+    from ._window_percentiles import window_percentiles
+
+    return window_percentiles(latency, [(low, high) for _, low, high in windows], percentiles)

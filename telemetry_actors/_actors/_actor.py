@@ -1,0 +1,214 @@
+"""The experiment actor: owns its state, handles one message at a time.
+
+An incarnation drains its mailbox in batches capped by count and time:
+runs of events go to :func:`~._ingest.ingest`, each message is handled where
+it stands in the queue. It runs until it is cancelled (cleanup, runtime
+exit) or crashes; crashes escape to the supervisor, which starts a new
+incarnation on the same state.
+"""
+
+from __future__ import annotations
+
+from time import perf_counter
+from typing import Any
+
+import anyio.lowlevel
+import msgspec
+
+from .._emit import _routes
+from .._exceptions import NotRunningError
+from .._experiment import Experiment, ExperimentStatus, datetime_to_us, paused, resumed, stopped
+from .._results import ActorStatistics
+from .._stats._streaming import StreamingState
+from ._ingest import BATCH_SECONDS, BATCH_SIZE, fold_pending, ingest
+from ._inserts import insert_events
+from ._messages import (
+    Barrier,
+    BeginArchive,
+    Crash,
+    EndArchive,
+    GetRecord,
+    Insert,
+    Message,
+    Pause,
+    ReadAnomalies,
+    ReadStatistics,
+    ReadStreaming,
+    ResetStreaming,
+    Resume,
+    Stop,
+    TakeSnapshot,
+)
+from ._state import ExperimentState, ReadView
+
+#: Statistics batches waiting beyond this many events are folded in at once,
+#: so memory for them stays bounded when nobody reads the statistics.
+FOLD_ROWS = 65_536
+
+
+class InjectedCrash(RuntimeError):
+    """The failure ``testing.inject_crash`` makes an actor raise."""
+
+
+class ExperimentActor:
+    """One incarnation of an experiment's actor, acting on the state it was handed."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: ExperimentState) -> None:
+        self.state = state
+
+    async def run(self) -> None:
+        """Drain the mailbox forever; raise whatever crashes the actor."""
+        state = self.state
+        mailbox = state.mailbox
+        queue = mailbox.queue
+        while True:
+            if not queue:
+                mailbox.signal_room()
+                await mailbox.wait()
+                continue
+            mailbox.note_depth()
+            started = perf_counter()
+            handled = 0
+            while handled < BATCH_SIZE and queue:
+                taken, message = ingest(state, queue, BATCH_SIZE - handled)
+                handled += taken
+                if message is not None:
+                    self.deliver(message)
+                    del message  # keep no finished call alive until the next one
+                if perf_counter() - started > BATCH_SECONDS:
+                    break
+            if state.pending_rows >= FOLD_ROWS:
+                fold_pending(state)
+            state.messages_handled += handled
+            state.processing_seconds += perf_counter() - started
+            mailbox.signal_room()
+            await anyio.lowlevel.checkpoint()
+
+    def deliver(self, message: Message) -> None:
+        """Handle one message and answer it; its errors go to its sender."""
+        try:
+            value = self.handle(message)
+        except InjectedCrash:
+            raise
+        except Exception as error:
+            message.reply.fail(error)
+            return
+        message.reply.set(value)
+
+    def handle(self, message: Message) -> Any:
+        """The answer to ``message`` (dispatch on its type)."""
+        state = self.state
+        match message:
+            case TakeSnapshot(start=start, end=end):
+                return self.read_view(start, end)
+            case Barrier():
+                return None
+            case GetRecord():
+                return state.record
+            case ReadStreaming():
+                fold_pending(state)
+                return state.stats.metrics(state.mailbox.dropped, self.anomaly_counts())
+            case Pause(now=now):
+                record = self.transition(paused(state.record, now))
+                state.pauses.append((datetime_to_us(now), None))
+                return record
+            case Resume(now=now):
+                record = self.transition(resumed(state.record))
+                self.close_pause(datetime_to_us(now))
+                return record
+            case Stop(now=now):
+                was_paused = state.record.status is ExperimentStatus.PAUSED
+                record = self.transition(stopped(state.record, now))
+                if was_paused:
+                    self.close_pause(datetime_to_us(now))
+                return record
+            case BeginArchive():
+                return self.begin_archive()
+            case EndArchive(ok=ok):
+                return self.end_archive(ok)
+            case Insert(events=events):
+                return insert_events(state, events)
+            case ResetStreaming():
+                state.pending, state.pending_rows = [], 0
+                state.stats = StreamingState()
+                return None
+            case ReadStatistics():
+                return self.statistics()
+            case ReadAnomalies():
+                return list(state.detector.anomalies) if state.detector is not None else []
+            case Crash():
+                if not state.alive:
+                    raise NotRunningError(state.id, "failed", "its actor is gone; nothing to crash")
+                state.crash_waiters.append(message)
+                raise InjectedCrash(f"crash injected into experiment {state.id!r}")
+        raise TypeError(f"unknown message {type(message).__name__}")
+
+    # ---------------------------------------------------------------- state
+
+    def transition(self, record: Experiment) -> Experiment:
+        """Take a new record; collect (be routed events) exactly while RUNNING."""
+        state = self.state
+        state.record = record
+        if record.status is ExperimentStatus.RUNNING:
+            _routes.attach(state.mailbox, state.patterns, state.emit_clock)
+        else:
+            _routes.detach(state.mailbox)
+        return record
+
+    def close_pause(self, now_us: int) -> None:
+        pauses = self.state.pauses
+        if pauses and pauses[-1][1] is None:
+            pauses[-1] = (pauses[-1][0], now_us)
+
+    def read_view(self, start: int | None = None, end: int | None = None) -> ReadView:
+        """The record and an immutable snapshot of the store, as of now. O(blocks)."""
+        state = self.state
+        weight = state.sampler.current_weight() if state.sampler is not None else None
+        return ReadView(
+            state.record,
+            state.store.snapshot(state.context, start, end, weight_override=weight),
+            tuple(state.pauses),
+        )
+
+    def begin_archive(self) -> ReadView:
+        state = self.state
+        state.archiving_from = state.record.status
+        _routes.detach(state.mailbox)
+        view = self.read_view()
+        view.record = msgspec.structs.replace(
+            state.record, status=ExperimentStatus.ARCHIVED, paused_at=None
+        )
+        state.record = msgspec.structs.replace(state.record, status=ExperimentStatus.ARCHIVED)
+        return view
+
+    def end_archive(self, ok: bool) -> Experiment:
+        state = self.state
+        previous, state.archiving_from = state.archiving_from, None
+        if ok or previous is None:
+            state.record = msgspec.structs.replace(state.record, paused_at=None)
+            return state.record
+        return self.transition(msgspec.structs.replace(state.record, status=previous))
+
+    def anomaly_counts(self) -> dict[str, int]:
+        detector = self.state.detector
+        return dict(detector.counts()) if detector is not None else {}
+
+    def statistics(self) -> ActorStatistics:
+        """The actor's own figures: mailbox, drops, restarts, processing time."""
+        state = self.state
+        mailbox = state.mailbox
+        return ActorStatistics(
+            experiment_id=state.id,
+            status=state.record.status,
+            stored_events=len(state.store),
+            mailbox_depth=mailbox.depth(),
+            mailbox_high_water=mailbox.high_water,
+            mailbox_capacity=mailbox.capacity,
+            dropped=mailbox.dropped,
+            restarts=state.record.restarts,
+            last_crash=state.last_crash,
+            messages_handled=state.messages_handled,
+            processing_seconds=state.processing_seconds,
+        )

@@ -1,0 +1,304 @@
+"""The actor's hot path: decode, enrich and collect a run of emitted events.
+
+One loop over the mailbox collects each event's row into per-column lists;
+one numpy step per batch then turns them into a block for the store and a
+batch of numbers for the live statistics. Nothing per event is done twice:
+the fields arrive encoded by ``emit`` and the encoded bytes are what the
+store keeps.
+
+Events whose fields were captured exactly (tuples, sets, bytes, your own
+objects…) are encoded with marshal when it keeps them exactly, else kept
+as objects. An event that arrived encoded is compared with the caller's
+objects: if they differ, the caller changed them after ``emit`` or they
+hold a type MessagePack writes as a plain value (an enum, a dataclass, a
+date); the exact capture of the caller's objects is then kept when it still
+encodes to the same bytes (unchanged since ``emit``), else the decoded
+fields are (what was emitted, as MessagePack saw it).
+
+Anything caller code raises while its objects are read here (any exception
+class) counts that event as dropped; the actor carries on.
+"""
+
+from __future__ import annotations
+
+import marshal
+from collections import deque
+from collections.abc import Callable, Mapping
+from time import perf_counter
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from .._emit._capture import Captured, capture_exact, encode_fields
+from .._enrichment import derive
+from .._event import ids
+from .._storage._block import (
+    KIND_KEPT,
+    KIND_MARSHAL,
+    KIND_MSGPACK,
+    TOKENS_FLOAT,
+    build_block,
+)
+from .._storage._codes import NONE_CODE
+from .._storage._fields import KeptFields
+from .._storage._memory import prefix_code
+from .._stats._streaming import StatsBatch
+from ._state import ExperimentState
+
+#: Items taken from the mailbox between two yields to the event loop.
+BATCH_SIZE = 256
+#: ... and at most this long (seconds): a flood never holds the loop longer.
+BATCH_SECONDS = 0.002
+#: Events between two looks at the clock.
+_CLOCK_EVERY = 32
+
+_decode = msgspec.msgpack.Decoder().decode
+_NAN = float("nan")
+#: marshal version 4 keeps shared and cyclic containers as they are.
+_MARSHAL_VERSION = 4
+#: success -> the success column's code.
+_SUCCESS_CODES: dict[bool | None, int] = {None: -1, False: 0, True: 1}
+
+
+class _Rows:
+    """Per-column lists of one batch's collected events."""
+
+    __slots__ = (
+        "completion",
+        "cost",
+        "extras",
+        "kind",
+        "latency",
+        "model",
+        "names",
+        "payloads",
+        "prompt",
+        "serial",
+        "stored",
+        "success",
+        "timestamps",
+        "total",
+        "weight",
+    )
+
+    def __init__(self) -> None:
+        self.timestamps: list[int] = []
+        self.names: list[int] = []
+        self.latency: list[float] = []
+        self.cost: list[float] = []
+        self.success: list[int] = []
+        self.prompt: list[float] = []
+        self.completion: list[float] = []
+        self.total: list[float] = []
+        self.model: list[int] = []
+        self.weight: list[float] = []
+        self.serial: list[int] = []
+        self.kind: list[int] = []
+        self.payloads: list[bytes] = []
+        self.extras: dict[int, Any] = {}
+        self.stored: list[bool] = []
+
+
+def _exact_payload(captured: Captured) -> tuple[int, bytes, Any]:
+    """(kind, payload bytes, kept object) of an exactly captured event."""
+    if not captured.foreign:
+        try:
+            encoded = marshal.dumps(
+                [captured.measurements, captured.metadata], _MARSHAL_VERSION
+            )
+        except (ValueError, RecursionError):
+            pass
+        else:
+            return KIND_MARSHAL, encoded, None
+    return KIND_KEPT, b"", KeptFields(captured.measurements or {}, captured.metadata or {})
+
+
+def _reconcile(encoded: bytes, measurements: Any, metadata: Any) -> Captured | None:
+    """The exact capture of the caller's objects if they still encode to ``encoded``."""
+    try:
+        exact = capture_exact(measurements, metadata)
+        if encode_fields((exact.measurements, exact.metadata)) == encoded:
+            return exact
+    except BaseException:
+        return None
+    return None
+
+
+def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, Any]:
+    """Take up to ``limit`` items from the mailbox, collecting events in order.
+
+    Stops early at the first message and returns it, for the actor to handle
+    before anything behind it: (items taken, that message or None). Also
+    stops after :data:`BATCH_SECONDS`. What was collected is stored and
+    queued for the statistics before this returns, even if it raises.
+    """
+    popleft = queue.popleft
+    taken = 0
+    if not state.collecting:
+        # Paused or stopped: events are not collected, up to the next message.
+        while taken < limit and queue:
+            item = popleft()
+            taken += 1
+            if type(item) is not tuple:
+                return taken, item
+            popleft(), popleft(), popleft(), popleft()  # the event's other slots
+        return taken, None
+    rows = _Rows()
+    message: Any = None
+    dropped = 0
+    pricing = state.pricing
+    nanoseconds = state.nanosecond_stamps
+    name_code = state.store.names.code
+    model_code = state.store.models.code
+    sampler = state.sampler
+    next_serial = ids.next_serial
+    started = perf_counter()
+    run_name: Any = None
+    run_code = 0
+    try:
+        while taken < limit and queue:
+            name = popleft()
+            taken += 1
+            if type(name) is not tuple:
+                message = name
+                break
+            fields, given_measurements, given_metadata, timestamp = (
+                popleft(),
+                popleft(),
+                popleft(),
+                popleft(),
+            )
+            if not taken % _CLOCK_EVERY and perf_counter() - started > BATCH_SECONDS:
+                limit = taken  # this event is the batch's last
+            if type(timestamp) is not int:
+                dropped += 1  # the runtime's clock returned something else
+                continue
+            if nanoseconds:
+                timestamp //= 1000
+            try:
+                kept: Any = None
+                if type(fields) is bytes:
+                    measurements, metadata = _decode(fields)
+                    kind, payload = KIND_MSGPACK, fields
+                    if (given_measurements is not None or given_metadata is not None) and (
+                        measurements != given_measurements or metadata != given_metadata
+                    ):
+                        exact = _reconcile(fields, given_measurements, given_metadata)
+                        if exact is not None:
+                            measurements, metadata = exact.measurements, exact.metadata
+                            kind, payload, kept = _exact_payload(exact)
+                else:
+                    measurements, metadata = fields.measurements, fields.metadata
+                    kind, payload, kept = _exact_payload(fields)
+                if measurements is None:
+                    measurements = {}
+                if metadata is None:
+                    metadata = {}
+                latency, cost, outcome, tokens = derive(measurements, metadata, pricing)
+                model = metadata.get("model") if type(metadata) is dict else None
+            except BaseException:
+                dropped += 1  # caller code raised while its objects were read
+                continue
+            serial = next_serial()
+            weight = 1.0
+            if sampler is not None:
+                weight = sampler.decide(serial, _sampling_key(sampler, outcome, name, metadata))
+            if name is not run_name:
+                run_name, run_code = name, name_code(name)
+            position = len(rows.timestamps)
+            rows.timestamps.append(timestamp)
+            rows.names.append(run_code)
+            rows.latency.append(_NAN if latency is None else latency)
+            rows.cost.append(_NAN if cost is None else cost)
+            rows.success.append(_SUCCESS_CODES[outcome])
+            if tokens is None:
+                rows.prompt.append(_NAN)
+                rows.completion.append(_NAN)
+                rows.total.append(_NAN)
+                tokens_float = False
+            else:
+                rows.prompt.append(tokens[0])
+                rows.completion.append(tokens[1])
+                rows.total.append(tokens[2])
+                tokens_float = any(type(count) is not int for count in tokens)
+            rows.model.append(NONE_CODE if model is None else model_code(model))
+            rows.weight.append(weight)
+            rows.serial.append(serial)
+            rows.kind.append(kind | TOKENS_FLOAT if tokens_float else kind)
+            rows.payloads.append(payload)
+            if kept is not None:
+                rows.extras[position] = kept
+            rows.stored.append(weight > 0.0)
+    finally:
+        if dropped:
+            state.mailbox.count_drops(dropped)
+        if rows.timestamps:
+            _store_rows(state, rows)
+    return taken, message
+
+
+def _sampling_key(sampler: Any, outcome: bool | None, name: Any, metadata: Any) -> Any:
+    by = sampler.by
+    if by is None:
+        return None
+    if by == "success":
+        return outcome
+    if by == "event_name":
+        return name
+    return metadata.get(by) if type(metadata) is dict else None
+
+
+def _store_rows(state: ExperimentState, rows: _Rows) -> None:
+    """Turn a batch's lists into a stored block and a statistics batch."""
+    names = np.asarray(rows.names, dtype=np.int32)
+    latency = np.asarray(rows.latency, dtype=np.float64)
+    cost = np.asarray(rows.cost, dtype=np.float64)
+    success = np.asarray(rows.success, dtype=np.int8)
+    state.pending.append(StatsBatch(names, latency, cost, success))
+    state.pending_rows += len(names)
+    stored = rows.stored
+    columns: dict[str, Any] = {
+        "timestamps": rows.timestamps,
+        "names": names,
+        "latency": latency,
+        "cost": cost,
+        "success": success,
+        "prompt": rows.prompt,
+        "completion": rows.completion,
+        "total": rows.total,
+        "model": rows.model,
+        "weight": rows.weight,
+        "serial": rows.serial,
+        "prefix": [prefix_code()] * len(names),
+        "kind": rows.kind,
+    }
+    payloads, extras = rows.payloads, rows.extras
+    if not all(stored):
+        keep = np.asarray(stored, dtype=bool)
+        columns = {key: np.asarray(value)[keep] for key, value in columns.items()}
+        positions = np.flatnonzero(keep).tolist()
+        new_position = {old: new for new, old in enumerate(positions)}
+        payloads = [payloads[old] for old in positions]
+        extras = {new_position[old]: value for old, value in extras.items() if old in new_position}
+    if len(payloads):
+        state.store.add(build_block(columns, payloads, extras, state.store.next_seq()))
+    evicted = state.sampler.take_evicted() if state.sampler is not None else None
+    if evicted:
+        state.store.evict(evicted)
+
+
+def fold_pending(state: ExperimentState) -> None:
+    """Fold the queued statistics batches into the live statistics. O(pending)."""
+    if state.pending:
+        batches, state.pending, state.pending_rows = state.pending, [], 0
+        state.stats.fold(batches, state.store.names.view())
+
+
+def mapping_or_empty(value: object) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else an empty dict."""
+    return value if isinstance(value, Mapping) else {}
+
+
+Deriver = Callable[..., Any]
+__all__ = ["BATCH_SECONDS", "BATCH_SIZE", "fold_pending", "ingest"]

@@ -1,0 +1,90 @@
+"""Reading a stored row's measurements and metadata back out of its block.
+
+Every read decodes afresh or copies, so no reader ever shares a mutable
+object with the store (or with another reader): MessagePack and marshal
+rows are decoded, and rows kept as objects are copied container by
+container, their non-builtin values handed out as the same objects.
+"""
+
+from __future__ import annotations
+
+import marshal
+from typing import Any
+
+import msgspec
+
+from ._block import KIND_INSERTED, KIND_KEPT, KIND_MARSHAL, KIND_MASK, KIND_MSGPACK, Block
+
+_decode_msgpack = msgspec.msgpack.Decoder().decode
+
+
+def copy_builtins(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """A copy of every builtin container in ``value``; other objects as they are.
+
+    Keeps shared and cyclic containers shared and cyclic. O(size).
+    """
+    kind = type(value)
+    if kind is not dict and kind is not list and kind is not set and kind is not tuple:
+        return bytearray(value) if kind is bytearray else value
+    if memo is None:
+        memo = {}
+    known = memo.get(id(value))
+    if known is not None:
+        return known
+    if kind is dict:
+        copy: dict[Any, Any] = {}
+        memo[id(value)] = copy
+        for key, item in value.items():
+            copy[copy_builtins(key, memo)] = copy_builtins(item, memo)
+        return copy
+    if kind is list:
+        items: list[Any] = []
+        memo[id(value)] = items
+        items.extend(copy_builtins(item, memo) for item in value)
+        return items
+    if kind is set:
+        return {copy_builtins(item, memo) for item in value}
+    return tuple(copy_builtins(item, memo) for item in value)
+
+
+class KeptFields:
+    """A row's fields kept as objects: captured copies plus non-builtin values."""
+
+    __slots__ = ("measurements", "metadata")
+
+    def __init__(self, measurements: dict[Any, Any], metadata: dict[Any, Any]) -> None:
+        self.measurements = measurements
+        self.metadata = metadata
+
+
+def decode_fields(kind: int, payload: Any) -> tuple[Any, Any]:
+    """(measurements, metadata) of an encoded payload (None where none was given)."""
+    if kind == KIND_MSGPACK:
+        fields = _decode_msgpack(payload)
+    else:
+        fields = marshal.loads(payload)
+    return fields[0], fields[1]
+
+
+def row_fields(block: Block, row: int, view: memoryview | None = None) -> tuple[Any, Any]:
+    """Fresh (measurements, metadata) of one row, ``{}`` where none was given.
+
+    ``view`` is ``memoryview(block.blob)``, passed in by callers reading many
+    rows of one block. For an inserted row, its Event's fields.
+    """
+    kind = int(block.kind[row]) & KIND_MASK
+    if kind == KIND_MSGPACK or kind == KIND_MARSHAL:
+        if view is None:
+            view = memoryview(block.blob)
+        start = int(block.starts[row])
+        measurements, metadata = decode_fields(
+            kind, view[start : start + int(block.lengths[row])]
+        )
+        return measurements if measurements is not None else {}, (
+            metadata if metadata is not None else {}
+        )
+    kept = block.extras[row]
+    if kind == KIND_KEPT:
+        return copy_builtins(kept.measurements), copy_builtins(kept.metadata)
+    assert kind == KIND_INSERTED
+    return copy_builtins(kept.measurements), copy_builtins(kept.metadata)

@@ -1,0 +1,158 @@
+"""Turning stored rows back into :class:`Event` objects (in a worker thread).
+
+The costly part of every read that returns events. It runs off the event
+loop, holds no lock, and touches only immutable blocks; each Event gets
+freshly decoded dicts, so callers may change what they get.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from .._event import Event
+from .._types import EventName
+from ._block import KIND_INSERTED, KIND_KEPT, KIND_MASK, Block
+from ._fields import copy_builtins, decode_fields
+
+#: ``success`` column codes -> Event.success.
+_OUTCOMES: dict[int, bool | None] = {-1: None, 0: False, 1: True}
+
+
+class Context:
+    """The experiment fields every event of an experiment carries."""
+
+    __slots__ = ("condition", "experiment_id", "experiment_name", "tags")
+
+    def __init__(
+        self, experiment_id: str, experiment_name: str, condition: str, tags: tuple[str, ...]
+    ) -> None:
+        self.experiment_id = experiment_id
+        self.experiment_name = experiment_name
+        self.condition = condition
+        self.tags = tags
+
+
+def copied_event(event: Event) -> Event:
+    """``event`` with fresh copies of its builtin containers (for inserted rows)."""
+    return msgspec.structs.replace(
+        event,
+        measurements=copy_builtins(event.measurements),
+        metadata=copy_builtins(event.metadata),
+        session_id=copy_builtins(event.session_id),
+        user_id=copy_builtins(event.user_id),
+        sample_id=copy_builtins(event.sample_id),
+        cohort=copy_builtins(event.cohort),
+        model=copy_builtins(event.model),
+        provider=copy_builtins(event.provider),
+    )
+
+
+def block_events(
+    block: Block,
+    rows: Any,
+    context: Context,
+    names: tuple[EventName, ...],
+    prefixes: tuple[str, ...],
+    weight_override: float | None = None,
+) -> list[Event]:
+    """The events of ``rows`` (a range or int array) of ``block``, in that order.
+
+    O(rows), about 1-2 µs each: the columns are sliced and turned into lists
+    at C speed, then one Event is built per row. ``weight_override``
+    replaces every row's sampling weight (a reservoir's weight is the same
+    for every kept event and changes as events arrive).
+    """
+    index = np.arange(rows.start, rows.stop) if isinstance(rows, range) else np.asarray(rows)
+    if len(index) == 0:
+        return []
+    kinds = (block.kind[index] & KIND_MASK).tolist()
+    stamps = block.timestamps[index].tolist()
+    name_codes = block.names[index].tolist()
+    latencies = _optional(block.latency[index])
+    costs = _optional(block.cost[index])
+    outcomes = [_OUTCOMES[code] for code in block.success[index].tolist()]
+    weights = (
+        [weight_override] * len(index) if weight_override is not None
+        else block.weight[index].tolist()
+    )
+    ids = [
+        prefixes[prefix] + hex(serial)
+        for prefix, serial in zip(
+            block.prefix[index].tolist(), block.serial[index].tolist(), strict=True
+        )
+    ]
+    starts, lengths = block.starts[index].tolist(), block.lengths[index].tolist()
+    view = memoryview(block.blob)
+    experiment_id, experiment_name = context.experiment_id, context.experiment_name
+    condition, tags = context.condition, context.tags
+    events: list[Event] = []
+    append = events.append
+    for position, row in enumerate(index.tolist()):
+        kind = kinds[position]
+        if kind == KIND_INSERTED:
+            event = copied_event(block.extras[row])
+            if weight_override is not None:
+                event = msgspec.structs.replace(event, sampling_weight=weight_override)
+            append(event)
+            continue
+        if kind == KIND_KEPT:
+            kept = block.extras[row]
+            measurements = copy_builtins(kept.measurements)
+            metadata = copy_builtins(kept.metadata)
+        else:
+            start = starts[position]
+            measurements, metadata = decode_fields(
+                kind, view[start : start + lengths[position]]
+            )
+            if measurements is None:
+                measurements = {}
+            if metadata is None:
+                metadata = {}
+        append(
+            Event(
+                ids[position],
+                names[name_codes[position]],
+                stamps[position],
+                experiment_id,
+                experiment_name,
+                condition,
+                tags,
+                measurements,
+                metadata,
+                latencies[position],
+                costs[position],
+                outcomes[position],
+                *(_copied(metadata.get) if type(metadata) is dict else _NO_COPIES),
+                weights[position],
+            )
+        )
+    return events
+
+
+_NO_COPIES: tuple[None, ...] = (None,) * 6
+
+
+def _optional(column: np.ndarray[Any, Any]) -> list[float | None]:
+    """A float column as a list, None where it holds NaN. C speed when nothing is NaN."""
+    values: list[float | None] = column.tolist()
+    missing = np.flatnonzero(np.isnan(column))
+    for position in missing.tolist():
+        values[position] = None
+    return values
+
+
+def _copied(get: Any) -> tuple[Any, ...]:
+    try:
+        return (
+            get("session_id"),
+            get("user_id"),
+            get("sample_id"),
+            get("cohort"),
+            get("model"),
+            get("provider"),
+        )
+    except BaseException:  # a key whose __eq__ raises shadows a copied name
+        return (None,) * 6

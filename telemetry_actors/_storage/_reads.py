@@ -1,0 +1,122 @@
+"""Reads that return events or columns, run in a worker thread on a snapshot.
+
+Each function takes the immutable :class:`~._snapshot.Snapshot` an actor
+answered with and a ``cancel`` event (set when the caller is cancelled), and
+checks it between batches, so a cancelled read stops its work.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from .._event import Event
+from .._stats._metrics import MetricColumns
+from .._windows import Last, LastN, Range, Window
+from ._block import KIND_MASK, TOKENS_FLOAT
+from ._filters import BATCH_ROWS, Filter, check
+from ._snapshot import Merged, Snapshot
+
+
+def events_of(
+    merged: Merged,
+    positions: npt.NDArray[np.int64] | None,
+    cancel: threading.Event | None,
+) -> list[Event]:
+    """The events of ``merged`` (or of ``positions`` in it), checking ``cancel``."""
+    events: list[Event] = []
+    for batch in merged.event_batches(positions, BATCH_ROWS):
+        check(cancel)
+        events.extend(batch)
+    return events
+
+
+def all_events(snapshot: Snapshot, *, cancel: threading.Event | None = None) -> list[Event]:
+    """Every event in time order (ties in arrival order). O(n)."""
+    return events_of(snapshot.merged(), None, cancel)
+
+
+def query_events(
+    snapshot: Snapshot, where: Filter, *, cancel: threading.Event | None = None
+) -> list[Event]:
+    """The events passing every filter, in time order. O(log n + k) for a time range alone."""
+    merged = _range(snapshot, where)
+    return events_of(merged, where.select(merged, cancel), cancel)
+
+
+def window_events(
+    snapshot: Snapshot,
+    window: Window,
+    now: int,
+    where: Callable[[Event], bool] | None,
+    *,
+    cancel: threading.Event | None = None,
+) -> list[Event]:
+    """The events of a time window, then filtered by ``where``. O(log n + k)."""
+    if isinstance(window, LastN):
+        merged = snapshot.last_rows(window.n)
+    elif isinstance(window, Range):
+        merged = snapshot.merged(window.start, window.end)
+    else:
+        assert isinstance(window, Last)
+        merged = snapshot.merged(now - window.span_us, now)
+    events = events_of(merged, None, cancel)
+    if where is None:
+        return events
+    kept: list[Event] = []
+    for begin in range(0, len(events), BATCH_ROWS):
+        check(cancel)
+        kept.extend(event for event in events[begin : begin + BATCH_ROWS] if where(event))
+    return kept
+
+
+def _range(snapshot: Snapshot, where: Filter) -> Merged:
+    if where.time_range is None:
+        return snapshot.merged()
+    return snapshot.merged(*where.time_range)
+
+
+def selected(
+    snapshot: Snapshot, where: Filter, cancel: threading.Event | None = None
+) -> tuple[Merged, npt.NDArray[np.int64] | None]:
+    """The rows passing ``where``: the merged range and the positions in it (None: all)."""
+    merged = _range(snapshot, where)
+    return merged, where.select(merged, cancel)
+
+
+def metric_columns(merged: Merged, positions: npt.NDArray[np.int64] | None) -> MetricColumns:
+    """The columns ``calculate_metrics`` reads, for the selected rows. O(k)."""
+
+    def take(name: str) -> np.ndarray:  # type: ignore[type-arg]
+        column = merged.column(name)
+        return column if positions is None else column[positions]
+
+    kind = take("kind")
+    return MetricColumns(
+        timestamps=take("timestamps"),
+        names=take("names"),
+        latency=take("latency"),
+        cost=take("cost"),
+        success=take("success"),
+        prompt=take("prompt"),
+        completion=take("completion"),
+        total=take("total"),
+        weight=take("weight")
+        if merged.snapshot.weight_override is None
+        else np.full(len(kind), merged.snapshot.weight_override),
+        tokens_float=bool(np.any((kind & TOKENS_FLOAT) != 0)),
+    )
+
+
+__all__ = [
+    "KIND_MASK",
+    "all_events",
+    "events_of",
+    "metric_columns",
+    "query_events",
+    "selected",
+    "window_events",
+]

@@ -1,0 +1,207 @@
+"""A reader's immutable view of an experiment's store, used in worker threads.
+
+The actor hands out a :class:`Snapshot` in O(blocks): the tuple of blocks
+stored so far and the code tables as they are. A read then merges the
+blocks it needs into one time-ordered view (:class:`Merged`) and builds
+events, computes statistics or writes files from it, off the event loop,
+while the actor goes on appending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .._event import Event
+from .._types import EventName
+from ._block import Block
+from ._materialize import Context, block_events
+
+
+class Snapshot:
+    """The stored events of one experiment as of one point in its mailbox."""
+
+    __slots__ = (
+        "blocks",
+        "context",
+        "evicted",
+        "models",
+        "names",
+        "prefixes",
+        "size",
+        "weight_override",
+    )
+
+    def __init__(
+        self,
+        blocks: Sequence[Block],
+        context: Context,
+        names: tuple[EventName, ...],
+        models: tuple[Any, ...],
+        prefixes: tuple[str, ...],
+        evicted: npt.NDArray[np.int64] | None = None,
+        weight_override: float | None = None,
+    ) -> None:
+        self.blocks = tuple(sorted(blocks, key=lambda block: block.seq))
+        self.context = context
+        self.names = names
+        self.models = models
+        self.prefixes = prefixes
+        self.evicted = evicted if evicted is not None and len(evicted) else None
+        self.weight_override = weight_override
+        self.size = sum(block.size for block in self.blocks)
+
+    def merged(self, start: int | None = None, end: int | None = None) -> Merged:
+        """The rows with ``start <= timestamp <= end`` (all rows by default), time-ordered.
+
+        O(log n) per block to find the rows, plus O(k) (O(k log b) when b
+        blocks overlap in time) for the k rows in range, when columns are read.
+        """
+        parts: list[tuple[Block, int, int]] = []
+        for block in self.blocks:
+            if not block.size:
+                continue
+            if start is None and end is None:
+                parts.append((block, 0, block.size))
+                continue
+            low = start if start is not None else block.min_ts
+            high = end if end is not None else block.max_ts
+            if block.max_ts < low or block.min_ts > high:
+                continue
+            first, last = block.rows_between(low, high)
+            if last > first:
+                parts.append((block, first, last))
+        return Merged(self, parts)
+
+    def last_rows(self, n: int) -> Merged:
+        """The last ``n`` rows in time order. O(log n + k) when blocks follow in time."""
+        if n <= 0:
+            return Merged(self, [])
+        merged = self.merged()
+        if merged.size <= n:
+            return merged
+        return merged.subset(np.arange(merged.size - n, merged.size))
+
+
+class Merged:
+    """Rows taken from several blocks, in (timestamp, arrival) order.
+
+    Columns are assembled on first use (:meth:`column`); ``position`` indexes
+    below refer to this merged order.
+    """
+
+    __slots__ = ("_cache", "_order", "_parts", "_selection", "size", "snapshot")
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        parts: list[tuple[Block, int, int]],
+        selection: npt.NDArray[np.int64] | None = None,
+    ) -> None:
+        self.snapshot = snapshot
+        self._parts = parts
+        self._cache: dict[str, np.ndarray[Any, Any]] = {}
+        self._order: npt.NDArray[np.int64] | None = None
+        self._selection = selection
+        if selection is None and snapshot.evicted is not None and parts:
+            serial = self._raw("serial")
+            live = ~np.isin(serial, snapshot.evicted)
+            if not bool(live.all()):
+                self._selection = np.flatnonzero(live[self._ordering()]).astype(np.int64)
+        if self._selection is not None:
+            self.size = len(self._selection)
+        else:
+            self.size = sum(last - first for _, first, last in parts)
+
+    # ------------------------------------------------------------ columns
+
+    def _raw(self, name: str) -> np.ndarray[Any, Any]:
+        """A column concatenated in block order (not yet time-ordered)."""
+        pieces = [getattr(block, name)[first:last] for block, first, last in self._parts]
+        if not pieces:
+            return np.empty(0)
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+    def _ordering(self) -> npt.NDArray[np.int64] | slice:
+        if self._order is None:
+            stamps = self._raw("timestamps")
+            if len(self._parts) > 1 and bool(np.any(stamps[1:] < stamps[:-1])):
+                # Stable: ties keep block (arrival) order; timsort merges the runs.
+                self._order = np.argsort(stamps, kind="stable")
+            else:
+                self._order = np.empty(0, dtype=np.int64)
+        return self._order if len(self._order) else slice(None)
+
+    def column(self, name: str) -> np.ndarray[Any, Any]:
+        """A column (see :class:`Block`) in merged order. O(k) once, then cached."""
+        cached = self._cache.get(name)
+        if cached is None:
+            cached = self._raw(name)[self._ordering()]
+            if self._selection is not None:
+                cached = cached[self._selection]
+            self._cache[name] = cached
+        return cached
+
+    def locations(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(part index, row within its block) of each merged row."""
+        part = np.concatenate(
+            [np.full(last - first, index, dtype=np.int64)
+             for index, (_, first, last) in enumerate(self._parts)]
+        ) if self._parts else np.empty(0, dtype=np.int64)
+        row = np.concatenate(
+            [np.arange(first, last, dtype=np.int64) for _, first, last in self._parts]
+        ) if self._parts else np.empty(0, dtype=np.int64)
+        order = self._ordering()
+        part, row = part[order], row[order]
+        if self._selection is not None:
+            part, row = part[self._selection], row[self._selection]
+        return part, row
+
+    def subset(self, positions: npt.NDArray[np.int64]) -> Merged:
+        """The rows at ``positions`` (increasing) of this merged order."""
+        base = self._selection if self._selection is not None else None
+        selection = positions if base is None else base[positions]
+        subset = Merged(self.snapshot, self._parts, np.asarray(selection, dtype=np.int64))
+        subset._order = self._order
+        return subset
+
+    # ------------------------------------------------------------- events
+
+    def events(self, positions: npt.NDArray[np.int64] | None = None) -> list[Event]:
+        """Events of all rows, or of ``positions`` (increasing), in merged order."""
+        return [event for batch in self.event_batches(positions) for event in batch]
+
+    def event_batches(
+        self, positions: npt.NDArray[np.int64] | None = None, batch_size: int = 10_000
+    ) -> Iterator[list[Event]]:
+        """Events in merged order, ``batch_size`` at a time. O(rows) in all."""
+        part, row = self.locations()
+        if positions is not None:
+            part, row = part[positions], row[positions]
+        snapshot = self.snapshot
+        for begin in range(0, len(part), batch_size):
+            chunk_part = part[begin : begin + batch_size]
+            chunk_row = row[begin : begin + batch_size]
+            events: list[Event] = []
+            # Runs of rows from the same block are built together.
+            breaks = np.flatnonzero(np.diff(chunk_part)) + 1
+            for run_part, run_rows in zip(
+                np.split(chunk_part, breaks), np.split(chunk_row, breaks), strict=True
+            ):
+                if not len(run_part):
+                    continue
+                block = self._parts[int(run_part[0])][0]
+                events.extend(
+                    block_events(
+                        block,
+                        run_rows,
+                        snapshot.context,
+                        snapshot.names,
+                        snapshot.prefixes,
+                        snapshot.weight_override,
+                    )
+                )
+            yield events
