@@ -1,4 +1,4 @@
-"""Sampling strategies: specs, per-event and batch decisions, Horvitz–Thompson estimates.
+"""Sampling strategies: specs, per-event and batch decisions, Horvitz-Thompson estimates.
 
 Statistical checks run many seeded samplers over a fixed population, so each
 figure is deterministic: a failure is a change in behaviour, not bad luck.
@@ -7,6 +7,7 @@ figure is deterministic: a failure is a change in behaviour, not bad luck.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import pickle
 import random
@@ -46,7 +47,7 @@ def decide_all(
     flags: Sequence[bool] | None = None,
     start: int = 0,
 ) -> list[float]:
-    """Per-event decisions for handles ``start … start + n − 1`` (weights; 0.0 sampled out)."""
+    """Per-event decisions for handles ``start … start + n - 1`` (weights; 0.0 sampled out)."""
     decide = sampler.decide
     return [
         decide(
@@ -91,7 +92,11 @@ def assert_unbiased(estimates: list[float], truth: float) -> None:
         (lambda: Reservoir(2.5), TypeError, r"Reservoir size must be an int, got float 2.5"),
         (lambda: Reservoir(True), TypeError, r"Reservoir size must be an int, got bool"),
         (lambda: Reservoir(5, seed=1.0), TypeError, r"Reservoir seed must be an int or None"),
-        (lambda: Stratified({True: 0.0}), ValueError, r"rates\[True\] must be in \(0, 1\], got 0.0"),
+        (
+            lambda: Stratified({True: 0.0}),
+            ValueError,
+            r"rates\[True\] must be in \(0, 1\], got 0.0",
+        ),
         (lambda: Stratified({False: 2}), ValueError, r"rates\[False\] must be in \(0, 1\], got 2"),
         (lambda: Stratified({True: "x"}), TypeError, r"rates\[True\] must be a number, got str"),
         (lambda: Stratified({True: 0.5}, default=0), ValueError, r"default must be in \(0, 1\]"),
@@ -244,6 +249,24 @@ def test_reservoir_keeps_each_event_with_probability_size_over_seen() -> None:
         assert counts.sum() == RUNS * size
         result = stats.chisquare(counts, np.full(seen, RUNS * size / seen))
         assert result.pvalue > ALPHA, (seen, result)
+
+
+def test_reservoir_subsets_are_equally_likely() -> None:
+    """A uniform sample: each of the C(6, 3) subsets is kept equally often.
+
+    Stronger than inclusion counts, which an off-by-one slot draw (the n-th
+    event kept with probability size / (n - 1)) barely moves.
+    """
+    size, n, runs = 3, 6, 4_000
+    subsets = {subset: 0 for subset in itertools.combinations(range(n), size)}
+    for seed in range(runs):
+        sampler = make_sampler(Reservoir(size, seed=seed))
+        assert isinstance(sampler, ReservoirSampler)
+        decide_all(sampler, n)
+        subsets[tuple(sorted(sampler.kept()))] += 1
+    counts = list(subsets.values())
+    assert sum(counts) == runs
+    assert stats.chisquare(counts).pvalue > ALPHA
 
 
 @given(
@@ -403,7 +426,9 @@ def test_batches_decide_as_events_one_by_one(
 ) -> None:
     spec = msgspec.structs.replace(spec, seed=seed)
     total = sum(count for _, count in steps)
-    keys = data.draw(st.lists(st.sampled_from([True, False, None]), min_size=total, max_size=total))
+    keys = data.draw(
+        st.lists(st.sampled_from([True, False, None]), min_size=total, max_size=total)
+    )
     flags = data.draw(st.lists(st.booleans(), min_size=total, max_size=total))
     one_by_one = make_sampler(spec)
     expected = decide_all(one_by_one, total, keys, flags)
