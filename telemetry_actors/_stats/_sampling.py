@@ -243,17 +243,30 @@ def _uniforms(generator: random.Random, count: int) -> Weights:
 
     CPython's ``random()`` is ``(a >> 5) * 2**26 + (b >> 6)`` over ``2**53`` for
     two successive 32-bit Mersenne Twister words ``a``, ``b``, and
-    ``getrandbits(64 * count)`` returns ``2 * count`` successive words, the
-    first least significant. Rebuilding the floats from those words in numpy
-    takes about 15 ns per draw, and batches stay interchangeable with
-    per-event calls (a test checks this equality).
+    ``getrandbits(64 * m)`` returns ``2 * m`` successive words, the first least
+    significant. Rebuilding the floats from those words in numpy takes about
+    13 ns per draw (against 20 ns per ``random()`` call), and batches stay
+    interchangeable with per-event calls (a test checks this equality).
     """
-    if count == 0:
-        return np.empty(0, dtype=np.float64)
-    data = generator.getrandbits(64 * count).to_bytes(8 * count, "little")
-    words = np.frombuffer(data, dtype="<u4").astype(np.uint64)
-    mantissas = (words[0::2] >> np.uint64(5)) * np.uint64(67108864) + (words[1::2] >> np.uint64(6))
-    return mantissas.astype(np.float64) * (1.0 / 9007199254740992.0)
+    if count < _FEW:  # numpy's fixed cost per call exceeds the draws' cost
+        draw = generator.random
+        return np.array([draw() for _ in range(count)], dtype=np.float64)
+    draws = np.empty(count, dtype=np.float64)
+    for start in range(0, count, _CHUNK):
+        size = min(_CHUNK, count - start)
+        data = generator.getrandbits(64 * size).to_bytes(8 * size, "little")
+        words = np.frombuffer(data, dtype="<u4")
+        # Exact in float64, as in C: both terms and their sum are below 2**53.
+        mantissas = (words[0::2] >> 5) * 67108864.0 + (words[1::2] >> 6)
+        draws[start : start + size] = mantissas * (1.0 / 9007199254740992.0)
+    return draws
+
+
+#: Draws per ``getrandbits`` call, small enough that the int and the numpy
+#: temporaries stay in cache (one call for 200,000 draws costs twice as much).
+_CHUNK = 8192
+#: Fewer draws than this are taken one ``random()`` call at a time.
+_FEW = 128
 
 
 def _poisson_weights(generator: random.Random, probabilities: Weights) -> Weights:
@@ -414,11 +427,15 @@ class StratifiedSampler(Sampler):
         keys: Sequence[object] | npt.NDArray[Any] | None,
         flagged: Sequence[bool] | npt.NDArray[np.bool_] | None,
     ) -> Weights:
+        rates, default = self.rates, self.default
+        if isinstance(keys, np.ndarray) and keys.dtype == np.bool_:
+            # A bool column (success without None): two lookups, not one per event.
+            yes, no = self._rate(True), self._rate(False)
+            return _poisson_weights(self._random, np.where(keys, yes, no))
         if keys is None:
             keys = [None] * len(handles)
         elif isinstance(keys, np.ndarray):
             keys = keys.tolist()  # numpy scalars to Python values: faster lookups
-        rates, default = self.rates, self.default
         try:
             probabilities = [rates.get(key, default) for key in keys]
         except TypeError:  # an unhashable value somewhere: look up one by one
@@ -511,9 +528,33 @@ class ReservoirSampler(Sampler):
         keys: Sequence[object] | npt.NDArray[Any] | None,
         flagged: Sequence[bool] | npt.NDArray[np.bool_] | None,
     ) -> Weights:
+        # decide() inlined by hand (about 40 ns less per event); the same
+        # decisions, which a test checks.
         plain = handles.tolist() if isinstance(handles, np.ndarray) else handles
-        decide = self.decide
-        return np.array([decide(handle) for handle in plain], dtype=np.float64)
+        weights = np.zeros(len(plain), dtype=np.float64)
+        positions: list[int] = []
+        chosen: list[float] = []
+        seen, size, kept, evicted = self.seen, self.size, self._kept, self._evicted
+        getrandbits = self._random.getrandbits
+        for position, handle in enumerate(plain):
+            seen += 1
+            if seen <= size:
+                kept.append(handle)
+                positions.append(position)
+                chosen.append(1.0)
+                continue
+            bits = seen.bit_length()
+            slot = getrandbits(bits)
+            while slot >= seen:
+                slot = getrandbits(bits)
+            if slot < size:
+                evicted.append(kept[slot])
+                kept[slot] = handle
+                positions.append(position)
+                chosen.append(seen / size)
+        self.seen = seen
+        weights[positions] = chosen
+        return weights
 
     def take_evicted(self) -> list[int]:
         evicted, self._evicted = self._evicted, []

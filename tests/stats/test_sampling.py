@@ -29,6 +29,7 @@ from telemetry_actors._stats._sampling import (
     SamplingSpec,
     Stratified,
     Uniform,
+    _uniforms,
     make_sampler,
     sampler_from_metadata,
     weighted_count,
@@ -404,21 +405,20 @@ def test_horvitz_thompson_is_unbiased_for_reservoir() -> None:
 
 # ------------------------------------------------- batches, copies, reproducibility
 
-SPECS = st.sampled_from(
-    [
-        Uniform(0.3),
-        Uniform(1.0),
-        Reservoir(5),
-        Stratified({False: 1.0, True: 0.2}, default=0.6),
-        Adaptive(0.25),
-    ]
-)
+SPECS_LIST: list[SamplingSpec] = [
+    Uniform(0.3),
+    Uniform(1.0),
+    Reservoir(5),
+    Stratified({False: 1.0, True: 0.2}, default=0.6),
+    Adaptive(0.25),
+]
+SPECS = st.sampled_from(SPECS_LIST)
 
 
 @given(
     spec=SPECS,
     seed=st.integers(0, 2**64),
-    steps=st.lists(st.tuples(st.booleans(), st.integers(0, 60)), max_size=6),
+    steps=st.lists(st.tuples(st.booleans(), st.integers(0, 300)), max_size=6),
     data=st.data(),
 )
 def test_batches_decide_as_events_one_by_one(
@@ -448,6 +448,33 @@ def test_batches_decide_as_events_one_by_one(
         start = end
     assert got == expected
     assert mixed.take_evicted() == one_by_one.take_evicted()
+
+
+@pytest.mark.parametrize("count", [0, 1, 127, 128, 8_192, 8_193, 20_000])
+def test_vectorised_draws_are_those_of_random(count: int) -> None:
+    """Bit for bit, and the generator ends in the same state."""
+    vectorised, one_by_one = random.Random(9), random.Random(9)
+    draws = _uniforms(vectorised, count)
+    assert draws.tolist() == [one_by_one.random() for _ in range(count)]
+    assert vectorised.getstate() == one_by_one.getstate()
+
+
+@pytest.mark.parametrize("bool_keys", [True, False])
+@pytest.mark.parametrize("spec", [msgspec.structs.replace(spec, seed=3) for spec in SPECS_LIST])
+def test_large_batches_decide_as_events_one_by_one(spec: SamplingSpec, bool_keys: bool) -> None:
+    """Batches long enough for the vectorised draws (in chunks) take the same decisions."""
+    n = 20_000
+    keys = [i % 3 != 0 for i in range(n)]
+    flags = [i % 500 < 40 for i in range(n)]
+    one_by_one = make_sampler(spec)
+    expected = decide_all(one_by_one, 100, keys, flags)
+    batched = make_sampler(spec)
+    first = batched.decide_batch(range(100), keys[:100], flags[:100])
+    expected += decide_all(one_by_one, n - 100, keys[100:], flags[100:], 100)
+    column = np.array(keys[100:], dtype=bool if bool_keys else object)
+    rest = batched.decide_batch(np.arange(100, n), column, np.array(flags[100:]))
+    assert [*first.tolist(), *rest.tolist()] == expected
+    assert batched.take_evicted() == one_by_one.take_evicted()
 
 
 @pytest.mark.parametrize(
