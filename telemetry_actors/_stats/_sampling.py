@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import random
 import reprlib
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -286,7 +287,7 @@ def _poisson_weights(generator: random.Random, probabilities: Weights) -> Weight
     return weights
 
 
-class Sampler:
+class Sampler(ABC):
     """The sampling state of one experiment: decides each collected event, in arrival order.
 
     Copyable and picklable (the state is plain attributes and a
@@ -305,6 +306,7 @@ class Sampler:
     def __init__(self, seed: int | None) -> None:
         self._random = random.Random(seed)
 
+    @abstractmethod
     def decide(self, handle: int, key: object = None, flagged: bool = False) -> float:
         """Decide one event: its ``sampling_weight`` if kept, 0.0 if sampled out.
 
@@ -315,9 +317,10 @@ class Sampler:
             flagged: anomaly detection flagged an event in the last ``window``
                 events (Adaptive only).
 
-        Cost: O(1), a few hundred ns at most (see ``bench/sampling.py``).
+        Cost: O(1); beyond the call itself (about 15 ns), about 40 ns for
+        Uniform and Adaptive, 60 ns for Stratified and 110 ns for Reservoir
+        (``bench/sampling.py``).
         """
-        raise NotImplementedError
 
     def decide_batch(
         self,
@@ -336,8 +339,10 @@ class Sampler:
         Raises:
             ValueError: ``keys`` or ``flagged`` is not as long as ``handles``.
 
-        Cost: O(n); vectorised except for Stratified's key lookups and
-        Reservoir, which loops over :meth:`decide`.
+        Cost: O(n); at 200,000 events, about 30 ns per event for Uniform,
+        Adaptive and Stratified over a bool array of keys, 75 ns for
+        Stratified over other keys (a dict lookup each, in Python) and 100 ns
+        for Reservoir (a Python loop): against 70 to 140 ns one by one.
         """
         count = len(handles)
         for label, values in (("keys", keys), ("flags", flagged)):
@@ -345,13 +350,14 @@ class Sampler:
                 raise ValueError(f"decide_batch got {count} handles but {len(values)} {label}")
         return self._decide_batch(handles, keys, flagged)
 
+    @abstractmethod
     def _decide_batch(
         self,
         handles: Sequence[int] | npt.NDArray[np.integer[Any]],
         keys: Sequence[object] | npt.NDArray[Any] | None,
         flagged: Sequence[bool] | npt.NDArray[np.bool_] | None,
     ) -> Weights:
-        raise NotImplementedError
+        """:meth:`decide_batch` once the lengths are checked."""
 
     def take_evicted(self) -> list[int]:
         """Handles of kept events evicted since the last call, oldest first.
