@@ -15,18 +15,17 @@ so importing this module never loads it.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 import numpy as np
-import numpy.typing as npt
 
 from ._metric_test import MetricTest, compare_metric
 from ._paired import PairedTests, pair, paired_tests
 from ._proportion_test import ProportionTest, compare_proportions
 from ._scipy import scipy_stats
+from ._side_sample import SideSample, describe
 
 __all__ = [
     "MetricTest",
@@ -36,8 +35,6 @@ __all__ = [
     "holm",
     "significance_from_samples",
 ]
-
-FloatArray = npt.NDArray[np.float64]
 
 
 class Significance(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,87 +72,6 @@ class Significance(msgspec.Struct, frozen=True, kw_only=True):
     warnings: list[str]
 
 
-@dataclass(frozen=True)
-class SideSample:
-    """One side's numbers, as the store hands them over.
-
-    Arrays are copied into float64 when the sample is made, and checked.
-
-    Attributes:
-        latency: ``latency_ms`` of the events that have one.
-        cost: ``cost_usd`` of the events that have one.
-        latency_keys: For paired tests: the pairing key of each latency value
-            (same length; ``None`` for an event without the key).
-        cost_keys: The same for the cost values.
-        successes: Events whose ``success`` is ``True``.
-        total: Events whose ``success`` is a bool.
-        events: Optional count of all the side's events, so that the warnings
-            can say how many had no latency or no cost.
-
-    Raises:
-        ValueError: A value is not finite, an array is not 1-D, the keys do not
-            match the values, or the counts are inconsistent.
-        TypeError: A count is not an int.
-    """
-
-    latency: FloatArray
-    cost: FloatArray
-    latency_keys: Sequence[Hashable] | None = None
-    cost_keys: Sequence[Hashable] | None = None
-    successes: int = 0
-    total: int = 0
-    events: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("latency", "cost"):
-            values = _column(name, getattr(self, name))
-            object.__setattr__(self, name, values)
-            keys = getattr(self, f"{name}_keys")
-            if keys is not None and len(keys) != values.size:
-                raise ValueError(
-                    f"{name}_keys has {len(keys)} keys for {values.size} {name} values"
-                )
-        total = _count("total", self.total)
-        successes = _count("successes", self.successes)
-        if successes > total:
-            raise ValueError(f"successes must be between 0 and total ({total}), got {successes}")
-        object.__setattr__(self, "total", total)
-        object.__setattr__(self, "successes", successes)
-        if self.events is not None:
-            events = _count("events", self.events)
-            largest = max((self.latency.size, "latency"), (self.cost.size, "cost"))
-            if events < largest[0]:
-                raise ValueError(
-                    f"events ({events}) is fewer than the {largest[0]} {largest[1]} values"
-                )
-            object.__setattr__(self, "events", events)
-
-
-def _column(name: str, values: Any) -> FloatArray:
-    try:
-        column = np.array(values, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must hold numbers: {error}") from None
-    if column.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {column.shape}")
-    bad = int(np.count_nonzero(~np.isfinite(column)))
-    if bad:
-        raise ValueError(f"{name} holds {bad} non-finite values (NaN or infinite)")
-    return column
-
-
-def _describe(value: object) -> str:
-    return f"{type(value).__name__} {value!r}"
-
-
-def _count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {_describe(value)}")
-    if value < 0:
-        raise ValueError(f"{name} must be non-negative, got {value}")
-    return int(value)
-
-
 def holm(p_values: Mapping[str, float | None]) -> dict[str, float | None]:
     """Holm's step-down adjustment of a family of p-values.
 
@@ -182,19 +98,19 @@ def _check_arguments(
     confidence: object, resamples: object, seed: object, paired_by: object
 ) -> tuple[float, int, int | None]:
     if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):
-        raise TypeError(f"confidence must be a number, got {_describe(confidence)}")
+        raise TypeError(f"confidence must be a number, got {describe(confidence)}")
     if not 0 < float(confidence) < 1:  # also rejects NaN
         raise ValueError(f"confidence must be between 0 and 1 (exclusive), got {confidence!r}")
     if isinstance(resamples, bool) or not isinstance(resamples, numbers.Integral):
-        raise TypeError(f"resamples must be an int, got {_describe(resamples)}")
+        raise TypeError(f"resamples must be an int, got {describe(resamples)}")
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1, got {resamples}")
     if paired_by is not None and not isinstance(paired_by, str):
-        raise TypeError(f"paired_by must be a str or None, got {_describe(paired_by)}")
+        raise TypeError(f"paired_by must be a str or None, got {describe(paired_by)}")
     if seed is None:
         return float(confidence), int(resamples), None
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int or None, got {_describe(seed)}")
+        raise TypeError(f"seed must be an int or None, got {describe(seed)}")
     if int(seed) < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
     return float(confidence), int(resamples), int(seed)
