@@ -23,7 +23,12 @@ from ._timing import Case, Config, Measurement, per_call, run_cases
 from ._workload import EVENT_NAME, system_clock
 
 MEASUREMENTS = {"duration": 1_200_000}
-METADATA = {"model": "gpt-4", "provider": "openai"}
+METADATA = {
+    "model": "gpt-4",
+    "provider": "openai",
+    "tokens": {"prompt": 900, "completion": 250},
+    "sample_id": "q17",
+}
 LATENCY_MS = 1.2
 
 Loop = Callable[[int], None]

@@ -5,6 +5,8 @@ code calls the cheap, thread-safe :func:`emit`; the actors enrich, store and
 count; the :class:`Runtime` answers queries, analysis and exports.
 """
 
+from ._emit._emit import emit as emit
+from ._emit._span import span as span
 from ._event import Event as Event
 from ._exceptions import AlreadyPausedError as AlreadyPausedError
 from ._exceptions import ExperimentNotFoundError as ExperimentNotFoundError
@@ -16,7 +18,6 @@ from ._exceptions import RuntimeClosedError as RuntimeClosedError
 from ._exceptions import TelemetryActorsError as TelemetryActorsError
 from ._experiment import Experiment as Experiment
 from ._experiment import ExperimentStatus as ExperimentStatus
-from ._handlers import emit as emit
 from ._pricing import BUILTIN_PRICING as BUILTIN_PRICING
 from ._results import ActorStatistics as ActorStatistics
 from ._results import Comparison as Comparison
@@ -33,8 +34,14 @@ from ._results import TokenMetrics as TokenMetrics
 from ._results import TreatmentComparison as TreatmentComparison
 from ._results import WindowMetrics as WindowMetrics
 from ._runtime import Runtime as Runtime
-from ._span import span as span
 from ._standard_events import STANDARD_EVENTS as STANDARD_EVENTS
+from ._stats._sampling import Adaptive as Adaptive
+from ._stats._sampling import Reservoir as Reservoir
+from ._stats._sampling import Stratified as Stratified
+from ._stats._sampling import Uniform as Uniform
+from ._stats._significance import MetricTest as MetricTest
+from ._stats._significance import ProportionTest as ProportionTest
+from ._stats._significance import Significance as Significance
 from ._windows import Last as Last
 from ._windows import LastN as LastN
 from ._windows import Range as Range
@@ -45,6 +52,7 @@ __all__ = [
     "BUILTIN_PRICING",
     "STANDARD_EVENTS",
     "ActorStatistics",
+    "Adaptive",
     "AlreadyPausedError",
     "Comparison",
     "CostMetrics",
@@ -56,14 +64,19 @@ __all__ = [
     "Last",
     "LastN",
     "LatencyMetrics",
+    "MetricTest",
     "Metrics",
     "NoEventsError",
     "NotPausedError",
     "NotRunningError",
+    "ProportionTest",
     "Range",
     "ReliabilityMetrics",
+    "Reservoir",
     "Runtime",
     "RuntimeClosedError",
+    "Significance",
+    "Stratified",
     "StreamingCost",
     "StreamingLatency",
     "StreamingMetrics",
@@ -72,6 +85,7 @@ __all__ = [
     "TelemetryActorsError",
     "TokenMetrics",
     "TreatmentComparison",
+    "Uniform",
     "WindowMetrics",
     "emit",
     "span",

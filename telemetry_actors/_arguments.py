@@ -64,17 +64,6 @@ def event_name_list(events: Iterable[EventNameLike]) -> list[EventNameLike]:
     return list(events)
 
 
-def sampling(metadata: Mapping[str, Any]) -> tuple[float, int | None]:
-    """(sampling rate, seed) from experiment metadata; rate 1.0 by default."""
-    rate = metadata.get("sampling_rate", 1.0)
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0.0 <= rate <= 1.0:
-        raise ValueError(f"metadata['sampling_rate'] must be a number in [0, 1], got {rate!r}")
-    seed = metadata.get("sampling_seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TypeError(f"metadata['sampling_seed'] must be an int, got {seed!r}")
-    return float(rate), seed
-
-
 #: Time stamps are stored as signed 64-bit µs.
 TIMESTAMP_RANGE = range(-(2**63), 2**63)
 

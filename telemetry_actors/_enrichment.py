@@ -25,20 +25,6 @@ _INVALID: Any = object()
 Tokens = tuple[float, float, float]
 
 
-class Context:
-    """The experiment fields every event of an experiment carries."""
-
-    __slots__ = ("condition", "experiment_id", "experiment_name", "tags")
-
-    def __init__(
-        self, experiment_id: str, experiment_name: str, condition: str, tags: tuple[str, ...]
-    ) -> None:
-        self.experiment_id = experiment_id
-        self.experiment_name = experiment_name
-        self.condition = condition
-        self.tags = tags
-
-
 def finite_number(value: object) -> float | None:
     """``value`` as a float when it is a finite int/float (not bool), else None."""
     kind = type(value)

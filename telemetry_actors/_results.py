@@ -60,6 +60,8 @@ class StreamingMetrics(msgspec.Struct, frozen=True):
     reliability: StreamingReliability
     event_counts: dict[str, int]
     dropped: int
+    #: Anomalies flagged by live detection: ``{"latency_ms:mad": n, …}``.
+    anomalies: dict[str, int] = {}
 
 
 class Summary(msgspec.Struct, frozen=True):
@@ -69,6 +71,10 @@ class Summary(msgspec.Struct, frozen=True):
     time_range: tuple[int, int] | None
     duration_seconds: float
     event_types: dict[str, int]
+    #: Seconds the experiment was RUNNING and PAUSED, from its start to its
+    #: stop (or the time of the call), from its pause history.
+    active_seconds: float | None = None
+    paused_seconds: float | None = None
 
 
 class LatencyMetrics(msgspec.Struct, frozen=True):
@@ -143,6 +149,8 @@ class WindowMetrics(msgspec.Struct, frozen=True):
     total_cost: float
     success_count: int
     failure_count: int
+    #: ``{50.0: ms, 95.0: ms}`` when ``percentiles`` were asked for (None without latencies).
+    latency_percentiles: dict[float, float | None] | None = None
 
 
 class TreatmentComparison(msgspec.Struct, frozen=True):
@@ -152,6 +160,8 @@ class TreatmentComparison(msgspec.Struct, frozen=True):
     cost_difference_usd: float
     success_rate_improvement_pct: float | None
     event_count_difference: int
+    #: Treatment - baseline success rate in percentage points (97.2 % -> 99.7 %: +2.5).
+    success_rate_difference_pp: float | None = None
 
 
 class Comparison(msgspec.Struct, frozen=True):

@@ -10,6 +10,8 @@ from typing import Any, Self
 
 import anyio
 
+from ._actors._inserts import prepare_rows
+from ._actors._mailbox import Mailbox
 from ._actors._messages import Barrier, GetRecord, Insert, Pause, ReadStatistics, Resume, Stop
 from ._actors._state import ExperimentState
 from ._actors._supervisor import Supervisor
@@ -23,7 +25,6 @@ from ._arguments import (
 )
 from ._emit import _routes
 from ._emit._emit import capture, check_fields
-from ._actors._mailbox import Mailbox
 from ._event import Event
 from ._exceptions import ExperimentNotFoundError, RuntimeClosedError
 from ._experiment import Experiment, ExperimentStatus
@@ -172,7 +173,7 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
         check_fields(measurements, metadata)
         if not route:
             return
-        name, groups = route
+        name, groups, _ = route
         fields = capture(measurements, metadata)
         originals = (measurements, metadata) if type(fields) is bytes else (None, None)
         for clock, targets in groups:
@@ -255,7 +256,10 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
         return experiment_id
 
     def _spawn(
-        self, experiment: Experiment, patterns: tuple[Any, ...], sampler: Any = None,
+        self,
+        experiment: Experiment,
+        patterns: tuple[Any, ...],
+        sampler: Any = None,
         detector: Any = None,
     ) -> ExperimentState:
         state = ExperimentState(
@@ -355,8 +359,8 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
         stored = storable_event(
             event if isinstance(event, Event) else event_from_mapping(state.record, event)
         )
-        inserted: list[Event] = await self._send(state, Insert([stored]))
-        return inserted[0]
+        await self._send(state, Insert(prepare_rows([stored])))
+        return stored
 
     async def statistics(self, experiment_id: str) -> ActorStatistics:
         """How the experiment's actor is doing: mailbox depth and high-water mark,

@@ -23,5 +23,7 @@ FieldDict: TypeAlias = dict[str, Any]
 #: ``{model_name: (usd_per_1M_input_tokens, usd_per_1M_output_tokens)}``.
 PricingTable: TypeAlias = Mapping[str, tuple[float, float]]
 
-#: What an emit leaves in a mailbox: (name, measurements, metadata, timestamp µs).
-RawEvent: TypeAlias = "tuple[EventName, Fields | None, Fields | None, int]"
+#: What an emit leaves in a mailbox: (name, captured fields, the caller's
+#: measurements and metadata (kept for a check when the fields were encoded),
+#: time stamp from the runtime's clock).
+RawEvent: TypeAlias = "tuple[EventName, Any, Fields | None, Fields | None, Any]"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import anyio
-
-from ._exceptions import NotRunningError
+from ._actors._messages import Crash
 from ._runtime import Runtime
 
 __all__ = ["inject_crash"]
@@ -23,13 +21,5 @@ async def inject_crash(rt: Runtime, experiment_id: str) -> None:
         RuntimeClosedError: the runtime is not open.
     """
     rt._check_open()
-    cell = rt._registry.lookup(experiment_id)
-    if not cell.has_actor:
-        raise NotRunningError(
-            experiment_id, cell.experiment.status.value, "its actor is gone; nothing to crash"
-        )
-    reacted = anyio.Event()
-    cell.supervisor_reacted.append(reacted)
-    cell.crash_requested = True
-    cell.mailbox.wake()
-    await reacted.wait()
+    state = rt._registry.lookup(experiment_id)
+    await rt._registry.send(state, Crash(), urgent=True)

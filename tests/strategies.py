@@ -10,12 +10,19 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import numpy as np
 from hypothesis import strategies as st
 
-from telemetry_actors import Event
-from telemetry_actors._enrichment import Context
-from telemetry_actors._store import EventStore
-from telemetry_actors._streaming import StreamingStats
+from telemetry_actors import Event, Range
+from telemetry_actors._actors._inserts import prepare_rows, store_prepared
+from telemetry_actors._results import Metrics, StreamingMetrics, WindowMetrics
+from telemetry_actors._stats._metrics import calculate
+from telemetry_actors._stats._streaming import StatsBatch, StreamingState
+from telemetry_actors._stats._windowed import windowed
+from telemetry_actors._storage._materialize import Context
+from telemetry_actors._storage._memory import MemoryStore
+from telemetry_actors._storage._reads import all_events, metric_columns, window_events
+from telemetry_actors._windows import LastN
 from tests.conftest import BASE_US
 
 EXPERIMENT_ID = "0123456789abcdef"
@@ -95,11 +102,80 @@ def event_lists(
     return st.lists(events(span_us), min_size=min_size, max_size=max_size)
 
 
-def new_store() -> EventStore:
+class StoreUnderTest:
+    """A memory store fed as the actor feeds it, read as the runtime reads it.
+
+    For properties that compare the store with brute force without a runtime.
+    """
+
+    def __init__(self) -> None:
+        self.store = MemoryStore()
+        self.pending: list[StatsBatch] = []
+        self.pending_rows = 0
+        self.context = Context(EXPERIMENT_ID, EXPERIMENT_NAME, "default", ())
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def add_event(self, event: Event) -> None:
+        """Store one event as given (as ``insert`` does)."""
+        store_prepared(self, prepare_rows([event]))  # type: ignore[arg-type]
+
+    def snapshot(self) -> Any:
+        return self.store.snapshot(self.context)
+
+    def all(self) -> list[Event]:
+        return all_events(self.snapshot())
+
+    def between(self, start: int, end: int) -> list[Event]:
+        return window_events(self.snapshot(), Range(start, end), 0, None)
+
+    def last(self, n: int) -> list[Event]:
+        return window_events(self.snapshot(), LastN(n), 0, None)
+
+    def time_range(self) -> tuple[int, int] | None:
+        stamps = self.snapshot().merged().column("timestamps")
+        return (int(stamps[0]), int(stamps[-1])) if len(stamps) else None
+
+    def metrics(self) -> Metrics:
+        snapshot = self.snapshot()
+        return calculate(metric_columns(snapshot.merged(), None), snapshot.names)
+
+    def windows(
+        self, window_us: int, step_us: int, percentiles: tuple[float, ...] = ()
+    ) -> list[WindowMetrics]:
+        merged = self.snapshot().merged()
+        return windowed(
+            merged.column("timestamps"),
+            merged.column("latency"),
+            merged.column("cost"),
+            merged.column("success"),
+            window_us,
+            step_us,
+            percentiles,
+        )
+
+    def streaming(self) -> StreamingMetrics:
+        """Live statistics folded from everything stored, as the actor folds them."""
+        state = StreamingState()
+        state.fold(self.pending, self.store.names.view())
+        return state.metrics(dropped=0)
+
+
+def new_store() -> StoreUnderTest:
     """An empty store for the test experiment."""
-    return EventStore(Context(EXPERIMENT_ID, EXPERIMENT_NAME, "default", ()))
+    return StoreUnderTest()
 
 
-def add_to_stats(stats: StreamingStats, event: Event) -> None:
-    """Fold an already enriched event into streaming statistics, as the actor does."""
-    stats.add(event.event_name, event.latency_ms, event.cost_usd, event.success)
+def streaming_of(events: list[Event]) -> StreamingMetrics:
+    """Live statistics of already enriched events, folded as the actor folds them."""
+    store = new_store()
+    for event in events:
+        store.add_event(event)
+    return store.streaming()
+
+
+def latency_batches(values: list[float], cuts: list[int]) -> list[np.ndarray]:  # type: ignore[type-arg]
+    """``values`` cut into consecutive batches at ``cuts``."""
+    bounds = sorted({0, len(values), *(cut % (len(values) + 1) for cut in cuts)})
+    return [np.asarray(values[a:b], dtype=np.float64) for a, b in itertools.pairwise(bounds)]

@@ -21,7 +21,7 @@ from telemetry_actors import (
     TokenMetrics,
     emit,
 )
-from telemetry_actors._percentile import percentile
+from telemetry_actors._stats._percentile import percentile
 from tests.conftest import BASE_US
 
 SECOND_US = 1_000_000
@@ -422,6 +422,7 @@ async def test_comparison_to_builtins_gives_plain_data(rt: Runtime, three: list[
     assert type(plain["individual"][three[0]]["latency"]) is dict
     assert plain["comparison"]["treatment_1"]["event_count_difference"] == 0
     assert set(plain["comparison"]["treatment_2"]) == {
+        "success_rate_difference_pp",
         "latency_improvement_pct",
         "cost_difference_usd",
         "success_rate_improvement_pct",

@@ -43,6 +43,7 @@ BASE_COLUMNS = {
     "sample_id",
     "session_id",
     "cohort",
+    "sampling_weight",  # version 2: a column of every export
 }
 
 

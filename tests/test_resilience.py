@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from telemetry_actors import Runtime, _ingest, emit
-from telemetry_actors._supervisor import BACKOFF_BASE_S, BACKOFF_CAP_S, restart_delay
+from telemetry_actors import Runtime, emit
+from telemetry_actors._actors import _ingest
+from telemetry_actors._actors._supervisor import BACKOFF_BASE_S, BACKOFF_CAP_S, restart_delay
 from tests.conftest import FakeClock
 
 STOP = "req_llm.request.stop"

@@ -20,6 +20,7 @@ from telemetry_actors import (
     RuntimeClosedError,
     emit,
 )
+from telemetry_actors._storage._reads import all_events
 from telemetry_actors.testing import inject_crash
 from tests.conftest import BASE_US, FakeClock
 
@@ -193,10 +194,12 @@ async def test_exit_drains_events_emitted_just_before(clock: FakeClock, tmp_path
 
     # Reading the cells' stores is private state: after the exit every public
     # call raises RuntimeClosedError, so this is the only way to see the drain.
-    stores = {cell.id: cell.store for cell in rt._registry}
-    assert len(stores[first.id]) == n
-    assert len(stores[second.id]) == 1
-    durations = [event.measurements["duration"] for event in stores[first.id].all()]
+    states = {state.id: state for state in rt._registry}
+    assert len(states[first.id].store) == n
+    assert len(states[second.id].store) == 1
+    first_state = states[first.id]
+    stored = all_events(first_state.store.snapshot(first_state.context))
+    durations = [event.measurements["duration"] for event in stored]
     assert durations == list(range(n))
 
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry_actors import Runtime, emit
-from telemetry_actors._percentile import percentile
-from telemetry_actors._sketch import RELATIVE_ACCURACY, QuantileSketch
+from telemetry_actors._stats._percentile import percentile
+from telemetry_actors._stats._sketch import RELATIVE_ACCURACY, QuantileSketch
 from tests.conftest import BASE_US, FakeClock
 
 QS = (0.0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 1.0)
@@ -95,7 +95,7 @@ async def test_live_percentiles_follow_emits_and_late_inserts(
         exact = (await rt.calculate_metrics(exp.id)).latency
         assert live.count == exact.count == 251 * (round_ + 1)
         # Each stored latency went into the sketch exactly once.
-        assert rt._registry.lookup(exp.id).stats.latency_sketch.count == live.count
+        assert rt._registry.lookup(exp.id).stats.sketch.count == live.count
         for name in ("p50", "p90", "p95", "p99"):
             assert within_bound(getattr(live, name), getattr(exact, name)), name
 

@@ -19,10 +19,16 @@ from telemetry_actors import (
     StreamingReliability,
     emit,
 )
-from telemetry_actors._analysis import calculate_metrics
-from telemetry_actors._streaming import RunningMoments, StreamingStats
+from telemetry_actors._stats._moments import Moments
 from tests.conftest import BASE_US, FakeClock
-from tests.strategies import add_to_stats, event_lists, latencies, make_event, new_store
+from tests.strategies import (
+    event_lists,
+    latencies,
+    latency_batches,
+    make_event,
+    new_store,
+    streaming_of,
+)
 
 # ------------------------------------------------------------------ fields
 
@@ -144,10 +150,12 @@ async def test_streaming_sla_all_successful(rt: Runtime) -> None:
     ],
 )
 def test_sla_thresholds(successful: int, failed: int, flags: tuple[bool, bool, bool]) -> None:
-    stats = StreamingStats()
-    for index in range(successful + failed):
-        add_to_stats(stats, make_event(BASE_US + index, success=index >= failed))
-    reliability = stats.snapshot(dropped=0).reliability
+    reliability = streaming_of(
+        [
+            make_event(BASE_US + index, success=index >= failed)
+            for index in range(successful + failed)
+        ]
+    ).reliability
     assert reliability.total_requests == successful + failed
     assert reliability.success_rate == successful / (successful + failed)
     assert (reliability.sla_99, reliability.sla_999, reliability.sla_9999) == flags
@@ -248,12 +256,13 @@ def well_conditioned(values: list[float]) -> bool:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(latencies, min_size=1, max_size=60))
-def test_running_moments_match_exact_statistics(values: list[float]) -> None:
+@given(st.lists(latencies, min_size=1, max_size=60), st.lists(st.integers(0, 60), max_size=6))
+def test_running_moments_match_exact_statistics(values: list[float], cuts: list[int]) -> None:
+    """Moments folded batch by batch (Chan's merge) equal the exact ones."""
     assume(well_conditioned(values))
-    moments = RunningMoments()
-    for value in values:
-        moments.add(value)
+    moments = Moments()
+    for batch in latency_batches(values, cuts):
+        moments.add(batch)
     assert moments.count == len(values)
     assert moments.mean == pytest.approx(statistics.mean(values), rel=1e-9)
     assert moments.min == min(values)
@@ -263,8 +272,9 @@ def test_running_moments_match_exact_statistics(values: list[float]) -> None:
 
 
 def test_running_moments_empty() -> None:
-    assert RunningMoments().std_dev() is None
-    assert RunningMoments().count == 0
+    assert Moments().std_dev() is None
+    assert Moments().count == 0
+    assert Moments().mean is None
 
 
 @settings(max_examples=150, deadline=None)
@@ -273,12 +283,13 @@ def test_streaming_stats_cost_total_matches_fsum(
     latency_values: list[float], cost_values: list[float]
 ) -> None:
     assume(well_conditioned(latency_values))
-    stats = StreamingStats()
-    for index, value in enumerate(latency_values):
-        add_to_stats(stats, make_event(BASE_US + index, latency_ms=value))
-    for index, value in enumerate(cost_values):
-        add_to_stats(stats, make_event(BASE_US + index, cost_usd=value))
-    snapshot = stats.snapshot(dropped=0)
+    snapshot = streaming_of(
+        [
+            make_event(BASE_US + index, latency_ms=value)
+            for index, value in enumerate(latency_values)
+        ]
+        + [make_event(BASE_US + index, cost_usd=value) for index, value in enumerate(cost_values)]
+    )
     assert snapshot.latency.count == len(latency_values)
     assert snapshot.latency.mean == pytest.approx(statistics.mean(latency_values), rel=1e-9)
     assert snapshot.cost.count == len(cost_values)
@@ -302,12 +313,10 @@ IDENTICAL_LATENCY = 43690.970349479976
 def test_streaming_agrees_with_calculate_metrics(events: list[Any]) -> None:
     assume(well_conditioned([e.latency_ms for e in events if e.latency_ms is not None]))
     store = new_store()
-    stats = StreamingStats()
     for event in events:
         store.add_event(event)
-        add_to_stats(stats, event)
-    live = stats.snapshot(dropped=0)
-    exact = calculate_metrics(store)
+    live = store.streaming()
+    exact = store.metrics()
 
     assert live.latency.count == exact.latency.count
     for field in ("mean", "std_dev", "min", "max"):

@@ -20,7 +20,7 @@ from telemetry_actors import (
     RuntimeClosedError,
     emit,
 )
-from telemetry_actors import _supervisor as supervisor_module
+from telemetry_actors._actors import _supervisor as supervisor_module
 from telemetry_actors.testing import inject_crash
 from tests.conftest import BASE_US, FakeClock
 
@@ -295,7 +295,7 @@ async def test_inject_crash_during_a_restart_returns_after_its_own_crash(
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(second_crash)
-        while cell.experiment.restarts < 2:
+        while cell.record.restarts < 2:
             await anyio.lowlevel.checkpoint()
         assert not second_done.is_set()  # the restart is under way
 

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry_actors import Event, Last, LastN, Range, Runtime, WindowMetrics
-from telemetry_actors._windowed import windowed_metrics
 from tests.conftest import BASE_US, FakeClock
 from tests.strategies import costs, latencies, make_event, new_store, successes, timestamps
 
@@ -293,7 +292,7 @@ def test_windowed_metrics_match_brute_force(
     store = new_store()
     for event in events:
         store.add_event(event)
-    actual = windowed_metrics(store, window_us, step_us)
+    actual = store.windows(window_us, step_us)
     expected = brute_force_windows(events, window_us, step_us)
     assert [(w.window_start, w.window_end) for w in actual] == [
         (w.window_start, w.window_end) for w in expected

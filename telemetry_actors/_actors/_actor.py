@@ -21,7 +21,7 @@ from .._experiment import Experiment, ExperimentStatus, datetime_to_us, paused, 
 from .._results import ActorStatistics
 from .._stats._streaming import StreamingState
 from ._ingest import BATCH_SECONDS, BATCH_SIZE, fold_pending, ingest
-from ._inserts import insert_events
+from ._inserts import store_prepared
 from ._messages import (
     Barrier,
     BeginArchive,
@@ -75,6 +75,7 @@ class ExperimentActor:
                 taken, message = ingest(state, queue, BATCH_SIZE - handled)
                 handled += taken
                 if message is not None:
+                    mailbox.took_message(message)
                     self.deliver(message)
                     del message  # keep no finished call alive until the next one
                 if perf_counter() - started > BATCH_SECONDS:
@@ -128,8 +129,8 @@ class ExperimentActor:
                 return self.begin_archive()
             case EndArchive(ok=ok):
                 return self.end_archive(ok)
-            case Insert(events=events):
-                return insert_events(state, events)
+            case Insert(rows=rows):
+                return store_prepared(state, rows)
             case ResetStreaming():
                 state.pending, state.pending_rows = [], 0
                 state.stats = StreamingState()
@@ -140,7 +141,9 @@ class ExperimentActor:
                 return list(state.detector.anomalies) if state.detector is not None else []
             case Crash():
                 if not state.alive:
-                    raise NotRunningError(state.id, "failed", "its actor is gone; nothing to crash")
+                    raise NotRunningError(
+                        state.id, "failed", "its actor is gone; nothing to crash"
+                    )
                 state.crash_waiters.append(message)
                 raise InjectedCrash(f"crash injected into experiment {state.id!r}")
         raise TypeError(f"unknown message {type(message).__name__}")

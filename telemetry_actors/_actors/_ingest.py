@@ -33,6 +33,7 @@ import numpy as np
 from .._emit._capture import Captured, capture_exact, encode_fields
 from .._enrichment import derive
 from .._event import ids
+from .._stats._streaming import StatsBatch
 from .._storage._block import (
     KIND_KEPT,
     KIND_MARSHAL,
@@ -43,7 +44,6 @@ from .._storage._block import (
 from .._storage._codes import NONE_CODE
 from .._storage._fields import KeptFields
 from .._storage._memory import prefix_code
-from .._stats._streaming import StatsBatch
 from ._state import ExperimentState
 
 #: Items taken from the mailbox between two yields to the event loop.
@@ -104,9 +104,7 @@ def _exact_payload(captured: Captured) -> tuple[int, bytes, Any]:
     """(kind, payload bytes, kept object) of an exactly captured event."""
     if not captured.foreign:
         try:
-            encoded = marshal.dumps(
-                [captured.measurements, captured.metadata], _MARSHAL_VERSION
-            )
+            encoded = marshal.dumps([captured.measurements, captured.metadata], _MARSHAL_VERSION)
         except (ValueError, RecursionError):
             pass
         else:
@@ -176,13 +174,14 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
                 continue
             if nanoseconds:
                 timestamp //= 1000
+            plain = type(fields) is bytes or not fields.foreign
             try:
                 kept: Any = None
                 if type(fields) is bytes:
                     measurements, metadata = _decode(fields)
                     kind, payload = KIND_MSGPACK, fields
-                    if (given_measurements is not None or given_metadata is not None) and (
-                        measurements != given_measurements or metadata != given_metadata
+                    if (given_measurements is not None or given_metadata is not None) and _differ(
+                        measurements, metadata, given_measurements, given_metadata
                     ):
                         exact = _reconcile(fields, given_measurements, given_metadata)
                         if exact is not None:
@@ -196,10 +195,12 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
                 if metadata is None:
                     metadata = {}
                 latency, cost, outcome, tokens = derive(measurements, metadata, pricing)
-                model = metadata.get("model") if type(metadata) is dict else None
+                model = _model_of(metadata)
             except BaseException:
-                dropped += 1  # caller code raised while its objects were read
-                continue
+                dropped += 1  # this event is lost, and counted
+                if plain:
+                    raise  # no caller code ran: a bug, the actor crashes (and restarts)
+                continue  # caller code raised while its objects were read
             serial = next_serial()
             weight = 1.0
             if sampler is not None:
@@ -238,6 +239,23 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
     return taken, message
 
 
+def _differ(
+    measurements: Any, metadata: Any, given_measurements: Any, given_metadata: Any
+) -> bool:
+    """Do the decoded fields differ from the caller's objects? (True when comparing raises.)"""
+    try:
+        return bool(measurements != given_measurements or metadata != given_metadata)
+    except BaseException:  # caller code (a key's or value's __eq__) raised
+        return True
+
+
+def _model_of(metadata: Any) -> Any:
+    try:
+        return metadata.get("model") if type(metadata) is dict else None
+    except Exception:  # a key whose __eq__ raises shadows "model"
+        return None
+
+
 def _sampling_key(sampler: Any, outcome: bool | None, name: Any, metadata: Any) -> Any:
     by = sampler.by
     if by is None:
@@ -246,7 +264,10 @@ def _sampling_key(sampler: Any, outcome: bool | None, name: Any, metadata: Any) 
         return outcome
     if by == "event_name":
         return name
-    return metadata.get(by) if type(metadata) is dict else None
+    try:
+        return metadata.get(by) if type(metadata) is dict else None
+    except Exception:
+        return None
 
 
 def _store_rows(state: ExperimentState, rows: _Rows) -> None:

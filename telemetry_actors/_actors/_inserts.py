@@ -5,6 +5,10 @@ numbers where they are usable (a finite latency, cost, token count), so
 inserted events count in analysis and streaming statistics like emitted
 ones. Its builtin containers are copied, so later changes by the caller
 change nothing stored.
+
+The work is split so that large loads never hold the event loop:
+:func:`prepare_rows` (copies and columns, in a worker thread for an archive)
+and :func:`store_prepared` (codes and the block, in the actor, O(n) cheap).
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ import numpy as np
 from .._emit._capture import capture_value
 from .._enrichment import number_or_none, token_counts_of
 from .._event import Event
-from .._storage._block import KIND_INSERTED, TOKENS_FLOAT, build_block
 from .._stats._streaming import StatsBatch
+from .._storage._block import KIND_INSERTED, TOKENS_FLOAT, build_block
 from ._state import ExperimentState
 
 _NAN = float("nan")
@@ -41,62 +45,84 @@ def captured_event(event: Event) -> Event:
     )
 
 
-def _weight(value: Any) -> float:
+def _number(value: Any) -> float:
     number = number_or_none(value)
-    return 1.0 if number is None else number
+    return _NAN if number is None else number
 
 
-def insert_events(state: ExperimentState, events: Sequence[Event]) -> list[Event]:
-    """Store copies of ``events`` as given; queue their numbers for the statistics. O(n).
+class PreparedRows:
+    """Inserted events with their columns, ready for the actor to code and store."""
 
-    Returns the events it was given (the store keeps its own copies).
-    """
-    if not events:
-        return []
-    stored = [captured_event(event) for event in events]
-    names = state.store.names
-    models = state.store.models
-    columns: dict[str, list[Any]] = {key: [] for key in (
-        "timestamps", "names", "latency", "cost", "success", "prompt", "completion",
-        "total", "model", "weight", "serial", "prefix", "kind",
-    )}
+    __slots__ = ("columns", "events", "models", "names")
+
+    def __init__(
+        self, events: list[Event], columns: dict[str, Any], names: list[Any], models: list[Any]
+    ) -> None:
+        self.events = events
+        self.columns = columns
+        self.names = names
+        self.models = models
+
+
+def prepare_rows(events: Sequence[Event], capture: bool = True) -> PreparedRows:
+    """Copies (when ``capture``) and columns of events to insert. O(n), no shared state."""
+    stored = [captured_event(event) for event in events] if capture else list(events)
+    latency, cost, success, weight, kind = [], [], [], [], []
+    prompt, completion, total = [], [], []
     for event in stored:
-        latency = number_or_none(event.latency_ms)
-        cost = number_or_none(event.cost_usd)
+        latency.append(_number(event.latency_ms))
+        cost.append(_number(event.cost_usd))
+        success.append(-1 if not isinstance(event.success, bool) else int(event.success))
+        number = number_or_none(event.sampling_weight)
+        weight.append(1.0 if number is None else number)
         tokens = token_counts_of(event)
-        columns["timestamps"].append(event.timestamp)
-        columns["names"].append(names.code(event.event_name))
-        columns["latency"].append(_NAN if latency is None else latency)
-        columns["cost"].append(_NAN if cost is None else cost)
-        columns["success"].append(
-            -1 if not isinstance(event.success, bool) else int(event.success)
-        )
-        kind = KIND_INSERTED
+        row_kind = KIND_INSERTED
         if tokens is None:
-            columns["prompt"].append(_NAN)
-            columns["completion"].append(_NAN)
-            columns["total"].append(_NAN)
+            prompt.append(_NAN)
+            completion.append(_NAN)
+            total.append(_NAN)
         else:
-            columns["prompt"].append(float(tokens[0]))
-            columns["completion"].append(float(tokens[1]))
-            columns["total"].append(float(tokens[2]))
+            prompt.append(float(tokens[0]))
+            completion.append(float(tokens[1]))
+            total.append(float(tokens[2]))
             if any(type(count) is not int for count in tokens):
-                kind |= TOKENS_FLOAT
-        columns["model"].append(models.code(event.model))
-        columns["weight"].append(_weight(event.sampling_weight))
-        columns["serial"].append(-1)
-        columns["prefix"].append(0)
-        columns["kind"].append(kind)
-    payloads = [b""] * len(stored)
-    extras = dict(enumerate(stored))
+                row_kind |= TOKENS_FLOAT
+        kind.append(row_kind)
+    columns: dict[str, Any] = {
+        "timestamps": np.fromiter((event.timestamp for event in stored), np.int64, len(stored)),
+        "latency": np.asarray(latency, dtype=np.float64),
+        "cost": np.asarray(cost, dtype=np.float64),
+        "success": np.asarray(success, dtype=np.int8),
+        "prompt": np.asarray(prompt, dtype=np.float64),
+        "completion": np.asarray(completion, dtype=np.float64),
+        "total": np.asarray(total, dtype=np.float64),
+        "weight": np.asarray(weight, dtype=np.float64),
+        "serial": np.full(len(stored), -1, dtype=np.int64),
+        "prefix": np.zeros(len(stored), dtype=np.uint16),
+        "kind": np.asarray(kind, dtype=np.uint8),
+    }
+    return PreparedRows(
+        stored,
+        columns,
+        [event.event_name for event in stored],
+        [event.model for event in stored],
+    )
+
+
+def store_prepared(state: ExperimentState, prepared: PreparedRows) -> None:
+    """Code names and models, store the block and queue the statistics. O(n)."""
+    if not prepared.events:
+        return
+    names, models = state.store.names, state.store.models
+    columns = dict(prepared.columns)
+    columns["names"] = np.fromiter(map(names.code, prepared.names), np.int32, len(prepared.names))
+    columns["model"] = np.fromiter(
+        map(models.code, prepared.models), np.int32, len(prepared.models)
+    )
+    payloads = [b""] * len(prepared.events)
+    extras = dict(enumerate(prepared.events))
     state.store.add(build_block(columns, payloads, extras, state.store.next_seq()))
     state.pending.append(
-        StatsBatch(
-            np.asarray(columns["names"], dtype=np.int32),
-            np.asarray(columns["latency"], dtype=np.float64),
-            np.asarray(columns["cost"], dtype=np.float64),
-            np.asarray(columns["success"], dtype=np.int8),
-        )
+        StatsBatch(columns["names"], columns["latency"], columns["cost"], columns["success"])
     )
-    state.pending_rows += len(stored)
-    return list(events)
+    state.pending_rows += len(prepared.events)

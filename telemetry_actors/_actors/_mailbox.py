@@ -51,7 +51,7 @@ class _Wakeup:
             self._schedule: Callable[[Callable[[], None]], Any] = native.call_soon_threadsafe
         else:  # trio: its TrioToken runs a callback soon from any thread
             self._loop = None
-            self._schedule = native.run_sync_soon
+            self._schedule = getattr(native, "run_sync_soon")  # noqa: B009
 
     async def wait(self) -> None:
         if self._loop is not None:
@@ -95,6 +95,7 @@ class Mailbox:
         "capacity",
         "dropped",
         "high_water",
+        "messages",
         "queue",
         "sleeping",
         "slot_capacity",
@@ -106,6 +107,8 @@ class Mailbox:
         self.slot_capacity = capacity * EVENT_SLOTS
         self.dropped = 0
         self.high_water = 0
+        #: Messages queued by put_message and not yet taken (urgent ones are not counted).
+        self.messages = 0
         self.sleeping = False
         self._drop_lock = threading.Lock()
         self._wakeup = _Wakeup()
@@ -155,9 +158,15 @@ class Mailbox:
 
     def put_message(self, message: object) -> None:
         """Queue a message behind everything queued (loop thread only); never dropped."""
+        self.messages += 1
         self.queue.append(message)
         if self.sleeping:
             self.wake()
+
+    def took_message(self, message: Any) -> None:
+        """The actor took ``message`` from the queue (keeps :meth:`depth` exact)."""
+        if not getattr(message, "urgent", False):
+            self.messages -= 1
 
     def put_urgent(self, message: object) -> None:
         """Queue a message ahead of everything queued (loop thread only).
@@ -165,6 +174,7 @@ class Mailbox:
         Safe while emitters append: they only touch the right end, and the
         actor takes whole events between its checkpoints.
         """
+        message.urgent = True  # type: ignore[attr-defined]
         self.queue.appendleft(message)
         if self.sleeping:
             self.wake()
@@ -227,8 +237,9 @@ class Mailbox:
             self.high_water = depth
 
     def depth(self) -> int:
-        """Events (and messages) waiting, counting an event once. O(1)."""
-        return -(-len(self.queue) // EVENT_SLOTS)
+        """Events and messages waiting, an event counted once; urgent messages not. O(1)."""
+        messages = max(self.messages, 0)
+        return max(len(self.queue) - messages, 0) // EVENT_SLOTS + messages
 
     def queued_events(self) -> int:
         """Events waiting (messages not counted). O(n)."""
@@ -247,4 +258,5 @@ class Mailbox:
                     queue.popleft()
             else:
                 messages.append(item)
+        self.messages = 0
         return events, messages

@@ -16,8 +16,6 @@ from typing import Any
 
 import anyio
 
-from .._event import Event
-
 
 class Reply:
     """One answer, set once; the caller awaits it. Holds nothing after it is taken."""
@@ -59,10 +57,12 @@ class Reply:
 class Message:
     """Base of every message: it carries the reply its sender waits on."""
 
-    __slots__ = ("reply",)
+    __slots__ = ("reply", "urgent")
 
     def __init__(self) -> None:
         self.reply = Reply()
+        #: Queued ahead of everything (and not counted in the mailbox depth).
+        self.urgent = False
 
 
 class GetRecord(Message):
@@ -124,13 +124,13 @@ class EndArchive(Message):
 
 
 class Insert(Message):
-    """Store events as given (no enrichment); answer them."""
+    """Store prepared events as given (no enrichment); answer None."""
 
-    __slots__ = ("events",)
+    __slots__ = ("rows",)
 
-    def __init__(self, events: list[Event]) -> None:
+    def __init__(self, rows: Any) -> None:
         super().__init__()
-        self.events = events
+        self.rows = rows
 
 
 class TakeSnapshot(Message):

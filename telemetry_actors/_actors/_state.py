@@ -16,10 +16,10 @@ from typing import Any
 
 from .._experiment import Experiment, ExperimentStatus, datetime_to_us
 from .._names import NamePattern
+from .._stats._streaming import StatsBatch, StreamingState
 from .._storage._materialize import Context
 from .._storage._memory import MemoryStore
 from .._storage._snapshot import Snapshot
-from .._stats._streaming import StatsBatch, StreamingState
 from .._types import Clock
 from ._mailbox import Mailbox
 

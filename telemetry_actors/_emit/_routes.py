@@ -24,9 +24,12 @@ if TYPE_CHECKING:
 Target = tuple["deque[Any]", int, "Mailbox"]
 #: The targets stamped by one runtime clock.
 ClockGroup = tuple[Clock, tuple[Target, ...]]
-#: A normalised name and its clock groups; ``()`` when nothing listens, so
-#: that emit can return after one truth test.
-Route = tuple[EventName, tuple[ClockGroup, ...]] | tuple[()]
+#: The only target of a route with one, with its clock: (clock, queue, slots, mailbox).
+Single = tuple[Clock, "deque[Any]", int, "Mailbox"]
+#: A normalised name, its clock groups, and its only target when it has one
+#: (emit's fast path); ``()`` when nothing listens, so that emit can return
+#: after one truth test.
+Route = tuple[EventName, tuple[ClockGroup, ...], Single | None] | tuple[()]
 
 _MAX_CACHED_ROUTES = 8192
 
@@ -67,7 +70,12 @@ def resolve(event_name: object) -> Route:
                 )
         route: Route = ()
         if groups:
-            route = (name, tuple((clock, tuple(targets)) for clock, targets in groups.items()))
+            grouped = tuple((clock, tuple(targets)) for clock, targets in groups.items())
+            single: Single | None = None
+            if len(grouped) == 1 and len(grouped[0][1]) == 1:
+                (clock, ((queue, slots, mailbox),)), = grouped
+                single = (clock, queue, slots, mailbox)
+            route = (name, grouped, single)
         if len(_routes) >= _MAX_CACHED_ROUTES:
             _routes.clear()
         _routes[event_name] = route

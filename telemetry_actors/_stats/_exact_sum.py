@@ -94,5 +94,9 @@ class ExactSum:
 
 
 def exact_sum(values: npt.NDArray[np.float64]) -> float:
-    """``math.fsum(values)`` for finite values, at numpy speed. O(n)."""
+    """``math.fsum(values)`` at numpy speed (inf or NaN when a value is). O(n)."""
+    finite = np.isfinite(values)
+    if not bool(finite.all()):
+        with np.errstate(invalid="ignore"):
+            return float(np.sum(values[~finite]))
     return to_float(scaled_sum(values))

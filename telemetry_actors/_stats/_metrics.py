@@ -8,7 +8,7 @@ tens of milliseconds, in a worker thread.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -86,8 +86,9 @@ def sample_std_dev(values: FloatArray, mean: float) -> float:
     low, high = float(values.min()), float(values.max())
     if low == high:
         return 0.0
-    deviations = values - mean
-    squares = exact_sum(deviations * deviations)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf for values beyond the float range
+        deviations = values - mean
+        squares = exact_sum(deviations * deviations)
     deviation_sum = exact_sum(deviations)
     correction = deviation_sum * deviation_sum / len(values)
     return math.sqrt(max(squares - correction, 0.0) / (len(values) - 1))
@@ -114,7 +115,7 @@ def latency_metrics(latencies: FloatArray) -> LatencyMetrics:
 
 
 def cost_metrics(costs: FloatArray, weights: FloatArray | None = None) -> CostMetrics:
-    """Totals and per-request cost of the given costs (Horvitz–Thompson with weights)."""
+    """Totals and per-request cost of the given costs (Horvitz-Thompson with weights)."""
     if len(costs) == 0:
         return CostMetrics()
     if weights is None:
@@ -169,9 +170,7 @@ def token_metrics(columns: MetricColumns, weighted: bool) -> TokenMetrics:
         values = column[present]
         totals.append(exact_sum(values if weights is None else values * weights))
     as_ints = not columns.tokens_float and weights is None
-    prompt, completion, total = (
-        (_as_int(value) for value in totals) if as_ints else totals
-    )
+    prompt, completion, total = (_as_int(value) for value in totals) if as_ints else totals
     divisor = count if weights is None else exact_sum(weights)
     return TokenMetrics(
         count=count,
@@ -212,7 +211,7 @@ def calculate(
 ) -> Metrics:
     """Every metric over the given rows. O(n) at numpy speed.
 
-    With ``weighted``, counts and totals are Horvitz–Thompson estimates
+    With ``weighted``, counts and totals are Horvitz-Thompson estimates
     (each row counts ``weight`` times); means are weighted totals over
     weighted counts; percentiles, min, max and std_dev stay unweighted.
     """
@@ -248,22 +247,3 @@ def calculate(
         tokens=token_metrics(columns, weighted),
         events=dict(types),
     )
-
-
-def percent_change(baseline: float | None, treatment: float | None) -> float | None:
-    """(treatment - baseline) / baseline · 100; None when either is None or baseline is 0."""
-    if baseline is None or treatment is None or baseline == 0:
-        return None
-    return (treatment - baseline) / baseline * 100
-
-
-def points_change(baseline: float | None, treatment: float | None) -> float | None:
-    """(treatment - baseline) · 100: a rate's change in percentage points."""
-    if baseline is None or treatment is None:
-        return None
-    return (treatment - baseline) * 100
-
-
-def merged_counts(values: Mapping[str, int]) -> dict[str, int]:
-    """A copy of a counts mapping (results never share dicts)."""
-    return dict(values)

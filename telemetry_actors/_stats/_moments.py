@@ -40,8 +40,9 @@ class Moments:
             return
         batch_total = exact_sum(values)
         batch_mean = batch_total / n
-        deviations = values - batch_mean
-        batch_m2 = float(np.dot(deviations, deviations))
+        with np.errstate(over="ignore", invalid="ignore"):  # inf beyond the float range
+            deviations = values - batch_mean
+            batch_m2 = float(np.dot(deviations, deviations))
         self.merge_parts(n, batch_total, batch_m2, float(values.min()), float(values.max()))
         self.total.add(values)
         self.count += n

@@ -60,8 +60,9 @@ class QuantileSketch:
         self.minimum = math.inf
         self.maximum = -math.inf
 
-    def add_many(self, values: npt.NDArray[np.float64]) -> None:
+    def add_many(self, values: npt.ArrayLike) -> None:
         """Count finite values in. O(len(values)) at numpy speed, plus O(buckets touched)."""
+        values = np.asarray(values, dtype=np.float64)
         if len(values) == 0:
             return
         self.count += len(values)

@@ -63,7 +63,15 @@ class StatsBatch:
 class StreamingState:
     """The live statistics; O(1) memory per metric (a few hundred sketch buckets)."""
 
-    __slots__ = ("cost_count", "cost_total", "event_counts", "failed", "latency", "sketch", "successful")
+    __slots__ = (
+        "cost_count",
+        "cost_total",
+        "event_counts",
+        "failed",
+        "latency",
+        "sketch",
+        "successful",
+    )
 
     def __init__(self) -> None:
         self.latency = Moments()

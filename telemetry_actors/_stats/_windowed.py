@@ -106,7 +106,9 @@ def windowed(
     latency_zeroed = np.where(has_latency, latency, 0.0)
     cost_zeroed = np.nan_to_num(cost, nan=0.0)
     segments = list(pairwise(edges))
-    latency_sum = list(accumulate((scaled_sum(latency_zeroed[a:b]) for a, b in segments), initial=0))
+    latency_sum = list(
+        accumulate((scaled_sum(latency_zeroed[a:b]) for a, b in segments), initial=0)
+    )
     latency_n = list(
         accumulate((int(np.count_nonzero(has_latency[a:b])) for a, b in segments), initial=0)
     )

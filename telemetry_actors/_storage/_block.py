@@ -110,7 +110,7 @@ class Block:
         )
 
 
-_DTYPES: dict[str, Any] = {
+DTYPES: dict[str, Any] = {
     "timestamps": np.int64,
     "names": np.int32,
     "latency": np.float64,
@@ -138,7 +138,7 @@ def build_block(
     ``payloads`` (one bytes per row, ``b""`` for rows kept in ``extras``).
     O(n) when the batch arrived in time order, O(n log n) otherwise.
     """
-    columns = {name: np.asarray(lists[name], dtype=_DTYPES[name]) for name in lists}
+    columns = {name: np.asarray(lists[name], dtype=DTYPES[name]) for name in lists}
     lengths = np.fromiter(map(len, payloads), dtype=np.int32, count=len(payloads))
     starts = np.zeros(len(payloads), dtype=np.int64)
     if len(payloads) > 1:
@@ -190,7 +190,7 @@ def merge_blocks(blocks: Sequence[Block], seq: int) -> Block:
 
 def empty_block(seq: int = 0) -> Block:
     """A block of no rows."""
-    return Block({name: np.empty(0, dtype=dtype) for name, dtype in _DTYPES.items()}, b"", {}, seq)
+    return Block({name: np.empty(0, dtype=dtype) for name, dtype in DTYPES.items()}, b"", {}, seq)
 
 
 def take_rows(block: Block, keep: np.ndarray[Any, Any]) -> Block:

@@ -18,33 +18,17 @@ from ._block import KIND_INSERTED, KIND_KEPT, KIND_MARSHAL, KIND_MASK, KIND_MSGP
 _decode_msgpack = msgspec.msgpack.Decoder().decode
 
 
-def copy_builtins(value: Any, memo: dict[int, Any] | None = None) -> Any:
+def copy_builtins(value: Any) -> Any:
     """A copy of every builtin container in ``value``; other objects as they are.
 
-    Keeps shared and cyclic containers shared and cyclic. O(size).
+    Keeps shared and cyclic containers shared and cyclic; any depth. O(size).
     """
     kind = type(value)
     if kind is not dict and kind is not list and kind is not set and kind is not tuple:
         return bytearray(value) if kind is bytearray else value
-    if memo is None:
-        memo = {}
-    known = memo.get(id(value))
-    if known is not None:
-        return known
-    if kind is dict:
-        copy: dict[Any, Any] = {}
-        memo[id(value)] = copy
-        for key, item in value.items():
-            copy[copy_builtins(key, memo)] = copy_builtins(item, memo)
-        return copy
-    if kind is list:
-        items: list[Any] = []
-        memo[id(value)] = items
-        items.extend(copy_builtins(item, memo) for item in value)
-        return items
-    if kind is set:
-        return {copy_builtins(item, memo) for item in value}
-    return tuple(copy_builtins(item, memo) for item in value)
+    from .._emit._capture import copy_containers
+
+    return copy_containers(value)
 
 
 class KeptFields:
@@ -77,9 +61,7 @@ def row_fields(block: Block, row: int, view: memoryview | None = None) -> tuple[
         if view is None:
             view = memoryview(block.blob)
         start = int(block.starts[row])
-        measurements, metadata = decode_fields(
-            kind, view[start : start + int(block.lengths[row])]
-        )
+        measurements, metadata = decode_fields(kind, view[start : start + int(block.lengths[row])])
         return measurements if measurements is not None else {}, (
             metadata if metadata is not None else {}
         )

@@ -75,11 +75,12 @@ def block_events(
     costs = _optional(block.cost[index])
     outcomes = [_OUTCOMES[code] for code in block.success[index].tolist()]
     weights = (
-        [weight_override] * len(index) if weight_override is not None
+        [weight_override] * len(index)
+        if weight_override is not None
         else block.weight[index].tolist()
     )
     ids = [
-        prefixes[prefix] + hex(serial)
+        prefixes[prefix] + hex(serial) if serial >= 0 else ""  # inserted rows keep their own
         for prefix, serial in zip(
             block.prefix[index].tolist(), block.serial[index].tolist(), strict=True
         )
@@ -104,13 +105,14 @@ def block_events(
             metadata = copy_builtins(kept.metadata)
         else:
             start = starts[position]
-            measurements, metadata = decode_fields(
-                kind, view[start : start + lengths[position]]
-            )
+            measurements, metadata = decode_fields(kind, view[start : start + lengths[position]])
             if measurements is None:
                 measurements = {}
             if metadata is None:
                 metadata = {}
+        session_id, user_id, sample_id, cohort, model, provider = (
+            _copied(metadata.get) if type(metadata) is dict else _NO_COPIES
+        )
         append(
             Event(
                 ids[position],
@@ -125,14 +127,19 @@ def block_events(
                 latencies[position],
                 costs[position],
                 outcomes[position],
-                *(_copied(metadata.get) if type(metadata) is dict else _NO_COPIES),
+                session_id,
+                user_id,
+                sample_id,
+                cohort,
+                model,
+                provider,
                 weights[position],
             )
         )
     return events
 
 
-_NO_COPIES: tuple[None, ...] = (None,) * 6
+_NO_COPIES: tuple[None, None, None, None, None, None] = (None,) * 6
 
 
 def _optional(column: np.ndarray[Any, Any]) -> list[float | None]:
@@ -144,7 +151,7 @@ def _optional(column: np.ndarray[Any, Any]) -> list[float | None]:
     return values
 
 
-def _copied(get: Any) -> tuple[Any, ...]:
+def _copied(get: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
     try:
         return (
             get("session_id"),

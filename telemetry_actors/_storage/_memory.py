@@ -158,11 +158,11 @@ class MemoryStore:
     def blocks_between(self, start: int, end: int) -> list[Block]:
         """The blocks whose time span overlaps [start, end]. O(log chunks + k)."""
         found = [
-            chunk
-            for chunk in self._chunks.irange_key(min_key=(start, -1))
-            if chunk.min_ts <= end
+            chunk for chunk in self._chunks.irange_key(min_key=(start, -1)) if chunk.min_ts <= end
         ]
-        found.extend(block for block in self._tail if block.max_ts >= start and block.min_ts <= end)
+        found.extend(
+            block for block in self._tail if block.max_ts >= start and block.min_ts <= end
+        )
         return found
 
     def snapshot(
@@ -176,9 +176,7 @@ class MemoryStore:
 
         O(blocks) (O(log chunks + k) with a time range): it copies references only.
         """
-        blocks = (
-            self.blocks() if start is None or end is None else self.blocks_between(start, end)
-        )
+        blocks = self.blocks() if start is None or end is None else self.blocks_between(start, end)
         evicted = (
             np.fromiter(self._evicted, dtype=np.int64, count=len(self._evicted))
             if self._evicted

@@ -90,7 +90,7 @@ def selected(
 def metric_columns(merged: Merged, positions: npt.NDArray[np.int64] | None) -> MetricColumns:
     """The columns ``calculate_metrics`` reads, for the selected rows. O(k)."""
 
-    def take(name: str) -> np.ndarray:  # type: ignore[type-arg]
+    def take(name: str) -> np.ndarray[Any, Any]:
         column = merged.column(name)
         return column if positions is None else column[positions]
 

@@ -9,6 +9,7 @@ while the actor goes on appending.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -17,8 +18,11 @@ import numpy.typing as npt
 
 from .._event import Event
 from .._types import EventName
-from ._block import Block
+from ._block import DTYPES, KIND_MASK, KIND_MSGPACK, Block
 from ._materialize import Context, block_events
+
+#: A MessagePack float64 (0xcb) whose exponent bits are all ones: NaN or ±inf.
+_non_finite_float = re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]").search
 
 
 class Snapshot:
@@ -122,7 +126,7 @@ class Merged:
         """A column concatenated in block order (not yet time-ordered)."""
         pieces = [getattr(block, name)[first:last] for block, first, last in self._parts]
         if not pieces:
-            return np.empty(0)
+            return np.empty(0, dtype=DTYPES[name])
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
     def _ordering(self) -> npt.NDArray[np.int64] | slice:
@@ -147,13 +151,23 @@ class Merged:
 
     def locations(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """(part index, row within its block) of each merged row."""
-        part = np.concatenate(
-            [np.full(last - first, index, dtype=np.int64)
-             for index, (_, first, last) in enumerate(self._parts)]
-        ) if self._parts else np.empty(0, dtype=np.int64)
-        row = np.concatenate(
-            [np.arange(first, last, dtype=np.int64) for _, first, last in self._parts]
-        ) if self._parts else np.empty(0, dtype=np.int64)
+        part = (
+            np.concatenate(
+                [
+                    np.full(last - first, index, dtype=np.int64)
+                    for index, (_, first, last) in enumerate(self._parts)
+                ]
+            )
+            if self._parts
+            else np.empty(0, dtype=np.int64)
+        )
+        row = (
+            np.concatenate(
+                [np.arange(first, last, dtype=np.int64) for _, first, last in self._parts]
+            )
+            if self._parts
+            else np.empty(0, dtype=np.int64)
+        )
         order = self._ordering()
         part, row = part[order], row[order]
         if self._selection is not None:
@@ -167,6 +181,29 @@ class Merged:
         subset = Merged(self.snapshot, self._parts, np.asarray(selection, dtype=np.int64))
         subset._order = self._order
         return subset
+
+    def plain_json(self, positions: npt.NDArray[np.int64]) -> list[bool]:
+        """For each row at ``positions``: are its fields plain JSON values?
+
+        True for rows kept as MessagePack (maps of str, int, float, bool,
+        None) holding no NaN or infinity: such a row's Event encodes to JSON
+        as it is. Conservative: False means "check value by value". O(k).
+        """
+        part, row = self.locations()
+        part, row = part[positions], row[positions]
+        kinds = self.column("kind")[positions] & KIND_MASK
+        flags: list[bool] = []
+        for part_index, row_index, kind in zip(
+            part.tolist(), row.tolist(), kinds.tolist(), strict=True
+        ):
+            if kind != KIND_MSGPACK:
+                flags.append(False)
+                continue
+            block = self._parts[part_index][0]
+            start = int(block.starts[row_index])
+            end = start + int(block.lengths[row_index])
+            flags.append(_non_finite_float(block.blob, start, end) is None)
+        return flags
 
     # ------------------------------------------------------------- events
 

@@ -7,17 +7,21 @@ before anything is registered, so a bad file loads nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from ._arguments import storable_event
-from ._event import Event
-from ._experiment import Experiment
-from ._export import event_record, jsonl_lines
-from ._plain import plain_fields
+from .._arguments import storable_event
+from .._event import Event
+from .._experiment import Experiment
+from .._storage._snapshot import Snapshot
+from ._export import event_batches
+from ._paths import writing
+from ._records import encode_json, event_json, experiment_record
+
+_EVENT_LINE = (b'{"type":"event","data":', b"}")
 
 
 class _MetadataLine(msgspec.Struct, tag_field="type", tag="experiment_metadata"):
@@ -33,26 +37,32 @@ class _EventLine(msgspec.Struct, tag_field="type", tag="event"):
 _line_decoder = msgspec.json.Decoder(_MetadataLine | _EventLine)
 
 
-def experiment_record(experiment: Experiment) -> dict[str, Any]:
-    """The experiment as JSON-ready builtins."""
-    record: dict[str, Any] = msgspec.to_builtins(experiment)
-    record["metadata"] = plain_fields(experiment.metadata)
-    record["metrics_config"] = plain_fields(experiment.metrics_config)
-    return record
-
-
-def write_archive(experiment: Experiment, events: Sequence[Event], path: Path) -> Path:
-    """Write the archive file, creating parent folders."""
-    lines: list[dict[str, Any]] = [
-        {"type": "experiment_metadata", "data": experiment_record(experiment)}
-    ]
-    lines.extend({"type": "event", "data": event_record(event)} for event in events)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(jsonl_lines(lines))
+def write_archive(
+    experiment: Experiment,
+    snapshot: Snapshot,
+    path: Path,
+    reserved: bool,
+    *,
+    cancel: threading.Event | None = None,
+) -> Path:
+    """Write the archive file in ``get_all`` order; return its path."""
+    head: dict[str, Any] = {"type": "experiment_metadata", "data": experiment_record(experiment)}
+    opening, closing = _EVENT_LINE
+    with writing(path, reserved) as stream:
+        stream.write(encode_json(head) + b"\n")
+        for events, plain in event_batches([snapshot], cancel):
+            stream.write(
+                b"".join(
+                    opening + event_json(event, fast) + closing + b"\n"
+                    for event, fast in zip(events, plain, strict=True)
+                )
+            )
     return path
 
 
-def read_archive(path: Path) -> tuple[Experiment, list[Event]]:
+def read_archive(
+    path: Path, *, cancel: threading.Event | None = None
+) -> tuple[Experiment, list[Event]]:
     """Parse and validate a whole archive file.
 
     Raises:
@@ -69,6 +79,10 @@ def read_archive(path: Path) -> tuple[Experiment, list[Event]]:
     experiment = _decode(path, 1, lines[0], _MetadataLine).data
     events: list[Event] = []
     for number, line in enumerate(lines[1:], start=2):
+        if cancel is not None and not number % 10_000 and cancel.is_set():
+            from .._storage._filters import ReadCancelled
+
+            raise ReadCancelled
         event = _decode(path, number, line, _EventLine).data
         try:
             storable_event(event)  # as insert checks: int64 time stamp, valid name

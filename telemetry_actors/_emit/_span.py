@@ -6,9 +6,9 @@ import time
 from types import TracebackType
 from typing import Any, Self
 
-from ._handlers import emit
-from ._names import normalize_event_name
-from ._types import EventNameLike
+from .._names import normalize_event_name
+from .._types import EventNameLike
+from ._emit import emit
 
 
 class span:
@@ -44,7 +44,7 @@ class span:
         if exc is None:
             emit((*self.prefix, "stop"), duration, dict(self.metadata))
             return
-        metadata = dict(self.metadata, error=repr(exc), kind=type(exc).__name__)
+        metadata = dict(self.metadata, error=_describe(exc), kind=_class_name(exc))
         emit((*self.prefix, "exception"), duration, metadata)
 
     async def __aenter__(self) -> Self:
@@ -57,3 +57,18 @@ class span:
         traceback: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, traceback)
+
+
+def _class_name(error: BaseException) -> str:
+    try:
+        return str(type(error).__name__)
+    except Exception:
+        return "BaseException"
+
+
+def _describe(error: BaseException) -> str:
+    """``repr(error)``, or a placeholder naming its class when that raises."""
+    try:
+        return repr(error)
+    except Exception:
+        return f"<{_class_name(error)}: repr() failed>"

@@ -1,0 +1,203 @@
+"""Post-hoc analysis: metrics, comparisons, breakdowns, significance (part of ``Runtime``).
+
+The actor answers a snapshot; everything else runs in a worker thread at
+numpy speed (see ``_runtime_core.off_loop``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ._event import Event
+from ._results import Comparison, Metrics
+from ._runtime_core import RuntimeCore, off_loop
+from ._runtime_reads import make_filter
+from ._stats._compare import compare
+from ._stats._metrics import MetricColumns, calculate
+from ._storage._breakdown import group_positions, pairing_keys
+from ._storage._filters import Filter
+from ._storage._reads import metric_columns, selected
+from ._types import EventNameLike
+
+
+class AnalysisMixin(RuntimeCore):
+    """calculate_metrics, compare_experiments, breakdown, significance, detect_anomalies."""
+
+    async def calculate_metrics(
+        self,
+        experiment_id: str,
+        *,
+        event_name: EventNameLike | None = None,
+        where: Callable[[Event], bool] | None = None,
+        time_range: tuple[int, int] | None = None,
+        weighted: bool = False,
+        **fields: Any,
+    ) -> Metrics:
+        """Latency, cost, reliability and token metrics over the stored events.
+
+        The filters are ``query``'s: only matching events are analysed. With
+        ``weighted=True`` (for sampled experiments) counts and totals are
+        Horvitz-Thompson estimates. O(n) at numpy speed, off the loop.
+
+        Raises:
+            ValueError: a bad filter.
+            ExperimentNotFoundError: unknown id.
+        """
+        where_filter = make_filter(event_name, None, time_range, None, where, fields)
+        return await self._metrics(experiment_id, where_filter, weighted)
+
+    async def _metrics(self, experiment_id: str, where: Filter, weighted: bool) -> Metrics:
+        view = await self._view(experiment_id, *(where.time_range or (None, None)))
+        active, paused = view.active_and_paused_seconds(self._now_datetime())
+
+        def run(*, cancel: Any) -> Metrics:
+            merged, positions = selected(view.snapshot, where, cancel)
+            return calculate(
+                metric_columns(merged, positions),
+                view.snapshot.names,
+                active_seconds=active,
+                paused_seconds=paused,
+                weighted=weighted,
+            )
+
+        return await off_loop(run)
+
+    async def compare_experiments(
+        self,
+        experiment_ids: Sequence[str],
+        *,
+        event_name: EventNameLike | None = None,
+        where: Callable[[Event], bool] | None = None,
+        time_range: tuple[int, int] | None = None,
+        **fields: Any,
+    ) -> Comparison:
+        """Each experiment after the first against the first (the baseline).
+
+        Raises:
+            ValueError: fewer than two ids.
+            ExperimentNotFoundError: an unknown id.
+        """
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
+        if len(ids) < 2:
+            raise ValueError(f"compare_experiments needs at least two ids, got {len(ids)}")
+        where_filter = make_filter(event_name, None, time_range, None, where, fields)
+        metrics = [
+            await self._metrics(experiment_id, where_filter, False) for experiment_id in ids
+        ]
+        return compare(ids, metrics)
+
+    async def breakdown(
+        self,
+        experiment_id: str,
+        by: str,
+        *,
+        event_name: EventNameLike | None = None,
+        where: Callable[[Event], bool] | None = None,
+        time_range: tuple[int, int] | None = None,
+        **fields: Any,
+    ) -> dict[Any, Metrics]:
+        """One :class:`Metrics` per value of ``by``, for the matching events.
+
+        ``by`` is an Event field (``"model"``, ``"provider"``, ``"event_name"``
+        as a dotted str, ``"condition"``, ``"success"`` …) or else a metadata
+        key; events without it are grouped under None.
+
+        Raises:
+            TypeError: ``by`` is not a str.
+            ExperimentNotFoundError: unknown id.
+        """
+        if not isinstance(by, str) or not by:
+            raise TypeError(f"by must be a field name or metadata key (str), got {by!r}")
+        where_filter = make_filter(event_name, None, time_range, None, where, fields)
+        view = await self._view(experiment_id, *(where_filter.time_range or (None, None)))
+        active, paused = view.active_and_paused_seconds(self._now_datetime())
+
+        def run(*, cancel: Any) -> dict[Any, Metrics]:
+            merged, positions = selected(view.snapshot, where_filter, cancel)
+            return {
+                value: calculate(
+                    metric_columns(merged, rows),
+                    view.snapshot.names,
+                    active_seconds=active,
+                    paused_seconds=paused,
+                )
+                for value, rows in group_positions(merged, positions, by, cancel).items()
+            }
+
+        return await off_loop(run)
+
+    async def significance(
+        self,
+        baseline_id: str,
+        treatment_id: str,
+        *,
+        event_name: EventNameLike | None = None,
+        where: Callable[[Event], bool] | None = None,
+        paired_by: str | None = None,
+        confidence: float = 0.95,
+        resamples: int = 10_000,
+        seed: int | None = None,
+    ) -> Any:
+        """Is the treatment different from the baseline? Tests, intervals, effect sizes.
+
+        Welch and Mann-Whitney for latency and cost, Fisher's exact test and a
+        Newcombe-Wilson interval (percentage points) for success, Hedges' g,
+        Cliff's delta, bootstrap intervals for the median and p95
+        differences, paired tests with ``paired_by``, Holm-adjusted p-values
+        and plain-language warnings. Needs the ``stats`` extra (scipy).
+
+        Raises:
+            ImportError: scipy is missing.
+            ValueError: a bad confidence, resample count or filter.
+            ExperimentNotFoundError: an unknown id.
+        """
+        from ._stats._side_sample import SideSample
+        from ._stats._significance import significance_from_samples
+
+        where_filter = make_filter(event_name, None, None, None, where, None)
+        if paired_by is not None and (not isinstance(paired_by, str) or not paired_by):
+            raise TypeError(f"paired_by must be a field name or metadata key, got {paired_by!r}")
+        views = [await self._view(experiment_id) for experiment_id in (baseline_id, treatment_id)]
+
+        def run(*, cancel: Any) -> Any:
+            sides = []
+            for view in views:
+                merged, positions = selected(view.snapshot, where_filter, cancel)
+                columns = metric_columns(merged, positions)
+                keys = pairing_keys(merged, positions, paired_by, cancel)
+                sides.append(side_sample(SideSample, columns, keys))
+            return significance_from_samples(
+                sides[0],
+                sides[1],
+                baseline_id=baseline_id,
+                treatment_id=treatment_id,
+                paired_by=paired_by,
+                confidence=confidence,
+                resamples=resamples,
+                seed=seed,
+            )
+
+        return await off_loop(run)
+
+
+def side_sample(kind: Any, columns: MetricColumns, keys: list[Any] | None) -> Any:
+    """A ``SideSample`` (``kind``) of the selected rows: latency and cost values with
+    their pairing keys, and the success counts."""
+    import numpy as np
+
+    has_latency = ~np.isnan(columns.latency)
+    has_cost = ~np.isnan(columns.cost)
+    latency_keys = cost_keys = None
+    if keys is not None:
+        latency_keys = [keys[row] for row in np.flatnonzero(has_latency).tolist()]
+        cost_keys = [keys[row] for row in np.flatnonzero(has_cost).tolist()]
+    return kind(
+        latency=columns.latency[has_latency],
+        cost=columns.cost[has_cost],
+        latency_keys=latency_keys,
+        cost_keys=cost_keys,
+        successes=int(np.count_nonzero(columns.success == 1)),
+        total=int(np.count_nonzero(columns.success >= 0)),
+        events=len(columns.timestamps),
+    )

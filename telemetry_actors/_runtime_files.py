@@ -1,0 +1,172 @@
+"""Exports and archives (part of ``Runtime``): written in worker threads, streaming."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+
+from ._actors._inserts import PreparedRows, prepare_rows
+from ._actors._messages import BeginArchive, EndArchive, Insert
+from ._exceptions import ExperimentNotFoundError, NoEventsError, RuntimeClosedError
+from ._experiment import Experiment, ExperimentStatus
+from ._io._archive import read_archive, write_archive
+from ._io._export import check_format, write_events
+from ._io._paths import reserve_default, target_path
+from ._names import compile_patterns
+from ._runtime_core import RuntimeCore, off_loop
+
+
+class FilesMixin(RuntimeCore):
+    """export, export_multiple, archive and load_archive."""
+
+    async def export(
+        self,
+        experiment_id: str,
+        format: str,
+        *,
+        path: str | Path | None = None,
+        flatten: bool = True,
+        neutralize_formulas: bool = True,
+    ) -> Path:
+        """Write the experiment's events as ``"csv"``, ``"jsonl"`` or ``"parquet"``.
+
+        Returns the path. The default path is unique even for concurrent
+        exports of same-named experiments in the same second. With
+        ``neutralize_formulas`` (the default), CSV text cells beginning with
+        ``=``, ``+``, ``-``, ``@``, tab or CR get a leading ``'``, so a
+        spreadsheet opening the file cannot run formulas; numbers never change.
+
+        Raises:
+            ValueError: unknown format.
+            NoEventsError: the experiment has no events.
+            ExperimentNotFoundError: unknown id.
+        """
+        return await self.export_multiple(
+            [experiment_id],
+            format,
+            path=path,
+            flatten=flatten,
+            neutralize_formulas=neutralize_formulas,
+        )
+
+    async def export_multiple(
+        self,
+        experiment_ids: Sequence[str],
+        format: str,
+        *,
+        path: str | Path | None = None,
+        flatten: bool = True,
+        neutralize_formulas: bool = True,
+    ) -> Path:
+        """Write the events of several experiments into one file; return the path.
+
+        Raises:
+            ValueError: unknown format or no ids.
+            NoEventsError: none of the experiments has events.
+            ExperimentNotFoundError: an unknown id.
+        """
+        kind = check_format(format)
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
+        if not ids:
+            raise ValueError("export_multiple needs at least one experiment id")
+        views = [await self._view(experiment_id) for experiment_id in ids]
+        if not any(view.snapshot.size for view in views):
+            raise NoEventsError(ids[0] if len(ids) == 1 else ", ".join(ids))
+        name = views[0].record.name if len(views) == 1 else "experiments"
+        seconds = self._now() // 1_000_000
+
+        def run(*, cancel: object) -> Path:
+            target, reserved = target_path(
+                path, lambda: reserve_default(self._export_dir, name, seconds, kind)
+            )
+            return write_events(
+                [view.snapshot for view in views],
+                target,
+                reserved,
+                kind,
+                flatten,
+                neutralize_formulas,
+                cancel=cancel,  # type: ignore[arg-type]
+            )
+
+        return await off_loop(run)
+
+    async def archive(self, experiment_id: str, *, path: str | Path | None = None) -> Path:
+        """Write the experiment and its events to an archive; its status becomes ARCHIVED.
+
+        Collection stops while the file is written; if it cannot be written,
+        the experiment's status is left as it was and the error is raised.
+
+        Raises:
+            ExperimentNotFoundError: unknown id.
+            OSError: the file could not be written.
+        """
+        view = await self._call(experiment_id, BeginArchive())
+        seconds = self._now() // 1_000_000
+        name = f"{view.record.name}_archive"
+
+        def run(*, cancel: object) -> Path:
+            target, reserved = target_path(
+                path, lambda: reserve_default(self._export_dir, name, seconds, "jsonl")
+            )
+            return write_archive(
+                view.record,
+                view.snapshot,
+                target,
+                reserved,
+                cancel=cancel,  # type: ignore[arg-type]
+            )
+
+        try:
+            result = await off_loop(run)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._end_archive(experiment_id, False)
+            raise
+        await self._end_archive(experiment_id, True)
+        return result
+
+    async def _end_archive(self, experiment_id: str, written: bool) -> None:
+        try:
+            await self._call(experiment_id, EndArchive(written))
+        except (ExperimentNotFoundError, RuntimeClosedError):
+            pass  # cleaned up or closed meanwhile: nothing left to mark
+
+    async def load_archive(self, path: str | Path) -> Experiment:
+        """Bring an archive back as an ARCHIVED experiment with the same id and events.
+
+        Raises:
+            ValueError: a malformed file (the message says ``line N``) or an id
+                already present; nothing is loaded then.
+            OSError: the file cannot be read.
+        """
+        self._check_open()
+        experiment, chunks = await off_loop(_read_and_prepare, Path(path))
+        self._check_open()
+        if experiment.id in self._registry:
+            raise ValueError(
+                f"experiment {experiment.id!r} is already present; cleanup it before loading"
+            )
+        experiment = msgspec.structs.replace(experiment, status=ExperimentStatus.ARCHIVED)
+        state = self._spawn(experiment, compile_patterns(()))  # type: ignore[attr-defined]
+        for rows in chunks:
+            await self._send(state, Insert(rows))
+        return experiment
+
+
+#: Events stored per message while loading an archive (each a few ms of actor time).
+LOAD_CHUNK = 10_000
+
+
+def _read_and_prepare(path: Path, *, cancel: Any) -> tuple[Experiment, list[PreparedRows]]:
+    """Read and check a whole archive, then prepare its rows in chunks (worker thread)."""
+    experiment, events = read_archive(path, cancel=cancel)
+    chunks = [
+        prepare_rows(events[begin : begin + LOAD_CHUNK], capture=False)
+        for begin in range(0, len(events), LOAD_CHUNK)
+    ]
+    return experiment, chunks
