@@ -26,7 +26,9 @@ from telemetry_actors._windowed import window_rows
 
 NAN = math.nan
 
-Path = Callable[[np.ndarray, Sequence[tuple[int, int]], Sequence[float]], list[dict[float, float | None]]]
+Path = Callable[
+    [np.ndarray, Sequence[tuple[int, int]], Sequence[float]], list[dict[float, float | None]]
+]
 
 
 def _public(path: str) -> Path:
@@ -57,7 +59,10 @@ def reference(
         values = latency[first:end]
         values = values[~np.isnan(values)]
         result.append(
-            {float(p): float(np.percentile(values, p)) if values.size else None for p in percentiles}
+            {
+                float(p): float(np.percentile(values, p)) if values.size else None
+                for p in percentiles
+            }
         )
     return result
 
@@ -73,9 +78,9 @@ def assert_same(
     assert len(got) == len(want)
     for index, (row, expected) in enumerate(zip(got, want, strict=True)):
         assert list(row) == list(expected), f"window {index}: keys"
-        assert {p: bits(v) for p, v in row.items()} == {
-            p: bits(v) for p, v in expected.items()
-        }, f"window {index}"
+        assert {p: bits(v) for p, v in row.items()} == {p: bits(v) for p, v in expected.items()}, (
+            f"window {index}"
+        )
         assert all(v is None or type(v) is float for v in row.values())
 
 
@@ -115,7 +120,9 @@ def test_every_path_equals_numpy_bit_for_bit(
     path: str, case: tuple[np.ndarray, list[tuple[int, int]]], percentiles: list[float]
 ) -> None:
     latency, windows = case
-    assert_same(PATHS[path](latency, windows, percentiles), reference(latency, windows, percentiles))
+    assert_same(
+        PATHS[path](latency, windows, percentiles), reference(latency, windows, percentiles)
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -144,16 +151,14 @@ def test_large_windows_with_heavy_ties_and_gaps(path: str) -> None:
     rng = np.random.default_rng(7)
     latency = np.round(rng.lognormal(3.0, 0.8, 50_000), 1)
     latency[rng.random(latency.size) < 0.05] = NAN
-    latency[20_000:21_000] = NAN  # a window with no latency at all
+    latency[20_000:25_000] = NAN  # window 20 has no latency at all
     latency[30_000:32_000] = 42.0  # a run of one value
     windows = [(a, min(a + 5_000, latency.size)) for a in range(0, latency.size, 1_000)]
     windows += [(latency.size, latency.size)]
-    windows.insert(20, (20_000, 21_000))
-    windows.sort()
     percentiles = (0, 1, 50, 95, 99, 99.9, 100)
     got = window_percentiles(latency, windows, percentiles, path=path)
     assert_same(got, reference(latency, windows, percentiles))
-    assert got[windows.index((20_000, 21_000))] == dict.fromkeys(map(float, percentiles))
+    assert got[20] == dict.fromkeys(map(float, percentiles))
 
 
 def test_the_segment_path_brackets_on_real_sizes() -> None:
@@ -165,11 +170,11 @@ def test_the_segment_path_brackets_on_real_sizes() -> None:
     percentiles = (50, 95, 99)
     values_, counts = by_segments(latency, windows, [0.5, 0.95, 0.99], pooled_below=0)
     want = reference(latency, windows, percentiles)
-    assert counts.tolist() == [
-        int(np.count_nonzero(~np.isnan(latency[a:b]))) for a, b in windows
-    ]
+    assert counts.tolist() == [int(np.count_nonzero(~np.isnan(latency[a:b]))) for a, b in windows]
     for index, expected in enumerate(want):
-        assert [bits(float(v)) for v in values_[index]] == [bits(expected[float(p)]) for p in percentiles]
+        assert [bits(float(v)) for v in values_[index]] == [
+            bits(expected[float(p)]) for p in percentiles
+        ]
 
 
 def test_the_low_level_paths_agree_without_the_public_wrapper() -> None:
@@ -187,9 +192,9 @@ def test_the_low_level_paths_agree_without_the_public_wrapper() -> None:
 
 
 def test_infinite_values_follow_numpy() -> None:
-    """numpy interpolates inf − inf into NaN; so do all paths (rare, but exact)."""
+    """numpy interpolates inf - inf into NaN; so do all paths (rare, but exact)."""
     latency = np.array([1.0, math.inf, 2.0, math.inf])
-    windows = [(0, 2), (1, 2), (0, 4)]
+    windows = [(0, 2), (1, 2), (1, 4), (3, 4)]
     with np.errstate(invalid="ignore"):
         want = reference(latency, windows, (0, 50, 100))
     for path in ("matrix", "segments", "sweep"):
@@ -216,7 +221,7 @@ def test_results_keep_percentile_order_and_merge_duplicates() -> None:
     latency = np.array([4.0, 1.0, 3.0, 2.0])
     got = window_percentiles(latency, [(0, 4)], (99, 50, 50.0, 0))
     assert list(got[0]) == [99.0, 50.0, 0.0]
-    # 4 − (4 − 3) × (1 − 0.97), as numpy rounds it
+    # 4 - (4 - 3) * (1 - 0.97), as numpy rounds it
     assert got[0] == {99.0: 3.9699999999999998, 50.0: 2.5, 0.0: 1.0}
 
 
