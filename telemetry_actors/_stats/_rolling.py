@@ -109,8 +109,3 @@ def absolute_deviation_median(ordered: Sorted, center: float) -> float:
         left(i) if i < split else float("inf"), right(j) if j < n - split else float("inf")
     )
     return (kth + following) / 2
-
-
-def count_within(ordered: Sorted, center: float, radius: float) -> int:
-    """How many values lie strictly within ``radius`` of ``center`` (bounds rounded). O(log n)."""
-    return ordered.bisect_left(center + radius) - ordered.bisect_right(center - radius)

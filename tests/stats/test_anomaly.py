@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import doctest
 import math
 import pickle
 import statistics
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from telemetry_actors._stats import _anomaly as anomaly_module
 from telemetry_actors._stats._anomaly import (
     Anomaly,
     AnomalyDetection,
@@ -55,7 +57,7 @@ def score_against(method: str, prior: np.ndarray, x: float) -> tuple[float, floa
 
 
 def ewma_states(series: Sequence[float], window: int) -> list[tuple[float, float]]:
-    """(EWMA, EW variance) before each value: μ ← μ + αδ, S ← (1 − α)(S + αδ²)."""
+    """(EWMA, EW variance) before each value: m += a d, S = (1 - a)(S + a d^2), d = x - m."""
     alpha = 2 / (window + 1)
     states = []
     mean = variance = 0.0
@@ -259,9 +261,15 @@ def test_a_metric_missing_from_the_values_is_skipped() -> None:
     assert detector.counts() == {"latency_ms:mad": 0, "cost_usd:mad": 0}
 
 
+def test_observe_many_needs_columns_as_long_as_the_ids() -> None:
+    detector = LiveDetector(AnomalyDetection())
+    with pytest.raises(ValueError, match=r"2 latency_ms values and 3 timestamps for 3 event ids"):
+        detector.observe_many(["a", "b", "c"], np.arange(3), {"latency_ms": np.ones(2)})
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_zero_spread_flags_any_other_value_with_an_infinite_score(method: str) -> None:
-    """A constant window has no spread: a different value is infinitely far, an equal one is not."""
+    """A constant window has no spread: another value is infinitely far, an equal one is not."""
     detector = LiveDetector(AnomalyDetection(methods=(method,), window=10, warmup=5))
     for i in range(10):
         assert detector.observe(f"e{i}", i, {"latency_ms": 5.0}) == []
@@ -321,7 +329,8 @@ def test_counts_and_reset() -> None:
         for metric in spec.metrics
         for method in spec.methods
     }
-    assert counts["latency_ms:mad"] >= 1 and counts["cost_usd:mad"] == 0
+    assert counts["latency_ms:mad"] >= 1
+    assert counts["cost_usd:mad"] == 0
     detector.reset()
     assert detector.counts() == dict.fromkeys(counts, 0)
     fresh = LiveDetector(spec)
@@ -349,12 +358,12 @@ def test_state_survives_pickling_and_copying(clone: str) -> None:
 
 
 def test_a_synthetic_incident_is_caught_at_once_with_few_false_positives() -> None:
-    """20 000 lognormal latencies (median 800 ms, σ 0.2, seed 2024), × 5 for events 12 000–12 199.
+    """20 000 lognormal latencies (median 800 ms, sigma 0.2, seed 2024), x5 for rows 12 000-12 199.
 
     MAD with the defaults (window 1000, warmup 30, threshold 3.5) flags the
     first incident event itself (delay 0 events) and every one of the 200;
     outside the incident it flags 74 of 19 770 scored events (0.37 %). The
-    rate grows with the skew of the data: about 0.6 % at σ 0.25 and 2 % at σ 0.5.
+    rate grows with the skew of the data: about 0.6 % at sigma 0.25 and 2 % at sigma 0.5.
     """
     rng = np.random.default_rng(2024)
     latency = rng.lognormal(math.log(800), 0.2, 20_000)
@@ -437,11 +446,16 @@ def test_posthoc_equals_a_plain_reference(
             got_rows.pop(row, None)
             continue
         anomaly = got_rows.pop(row)
-        assert (anomaly.timestamp, anomaly.value, anomaly.method) == (10 * row, values[row], method)
+        assert (anomaly.timestamp, anomaly.value, anomaly.method) == (
+            10 * row,
+            values[row],
+            method,
+        )
         assert near(anomaly.score, score, 0.0 if exact else 1e-9), (row, anomaly.score, score)
         assert near(anomaly.center, center, 0.0 if exact else 1e-9)
     for row, anomaly in got_rows.items():  # flagged only here: must sit on the threshold
-        assert not exact and abs(anomaly.score - limit) <= 1e-9 * limit, (row, anomaly)
+        assert not exact, (row, anomaly)
+        assert abs(anomaly.score - limit) <= 1e-9 * limit, (row, anomaly)
     assert [a.event_id for a in got] == sorted((a.event_id for a in got), key=lambda e: int(e[1:]))
 
 
@@ -469,8 +483,12 @@ def test_posthoc_with_fewer_than_two_values_finds_nothing() -> None:
     for method in ("zscore", "mad", "iqr"):
         assert (
             detect_anomalies(
-                ["a", "b"], np.array([1, 2]), np.array([NAN, 5.0]), metric="cost_usd",
-                method=method, threshold=None,
+                ["a", "b"],
+                np.array([1, 2]),
+                np.array([NAN, 5.0]),
+                metric="cost_usd",
+                method=method,
+                threshold=None,
             )
             == []
         )
@@ -543,3 +561,8 @@ def test_the_spec_round_trips_through_json() -> None:
 def test_bad_specs_are_named(fields: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         AnomalyDetection(**fields)  # type: ignore[arg-type]
+
+
+def test_the_docstring_examples_run() -> None:
+    results = doctest.testmod(anomaly_module)
+    assert (results.failed, results.attempted) == (0, 7)
