@@ -6,6 +6,7 @@ through the public function, so a dispatch change cannot hide a wrong path.
 
 from __future__ import annotations
 
+import doctest
 import math
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from telemetry_actors._stats import _window_percentiles as window_percentiles_module
 from telemetry_actors._stats._window_percentiles import (
     by_matrix,
     by_segments,
@@ -270,3 +272,8 @@ def test_latency_must_be_one_dimensional() -> None:
 def test_an_unknown_path_is_named() -> None:
     with pytest.raises(ValueError, match=r"path must be one of .*, got 'fast'"):
         window_percentiles(np.ones(2), [(0, 1)], (50,), path="fast")  # type: ignore[arg-type]
+
+
+def test_the_docstring_example_runs() -> None:
+    results = doctest.testmod(window_percentiles_module)
+    assert (results.failed, results.attempted) == (0, 1)
