@@ -34,9 +34,10 @@ def timed_observe(spec: AnomalyDetection, data: dict[str, Floats]) -> Callable[[
     """Seconds for ``observe`` on every event, with the per-event dicts built beforehand."""
     n = len(data["latency_ms"])
     ids = [f"e{i}" for i in range(n)]
+    latencies, costs = data["latency_ms"].tolist(), data["cost_usd"].tolist()
     rows = [
         {"latency_ms": latency, "cost_usd": cost}
-        for latency, cost in zip(data["latency_ms"].tolist(), data["cost_usd"].tolist(), strict=True)
+        for latency, cost in zip(latencies, costs, strict=True)
     ]
 
     def run() -> float:
@@ -86,7 +87,8 @@ async def run(config: Config) -> list[Measurement]:
             for _ in range(config.reps):
                 measurement.samples.append(timed() * 1e9 / n)
             results.append(measurement)
-    flagged = LiveDetector(AnomalyDetection(metrics=("latency_ms", "cost_usd"), methods=("mad", "ewma")))
+    example = AnomalyDetection(metrics=("latency_ms", "cost_usd"), methods=("mad", "ewma"))
+    flagged = LiveDetector(example)
     flagged.observe_many([f"e{i}" for i in range(n)], np.arange(n), data)
     results[0].note = f"{n:,} events; flags: {flagged.counts()}"
     return results
