@@ -19,20 +19,22 @@ Three ways to the same numbers, chosen per call by an estimate of their cost:
   window reads its ranks. O(n log w + W p log w) for p percentiles.
 
 Measured at 1 M events 1 ms apart (the bench's ``llm_event`` latencies),
-5-minute windows stepping 1 minute (13 windows), p50, p95 and p99, medians
-of 5 runs on 2 shared cores (CPython 3.11, numpy 2.4; ``bench/window_percentiles.py``):
+5-minute windows stepping 1 minute (13 windows), p50, p95 and p99; medians
+of 9 runs on 2 cores shared with other jobs (CPython 3.11, numpy 2.4;
+``bench/window_percentiles.py``):
 
-- segments (the auto path) 6.4 ms, equal to ``np.percentile`` per window;
-- window means by ``np.nanmean`` per window 3.8 ms (ratio 1.7), by
-  ``np.add.reduceat`` over the segments 1.75 ms (ratio 3.6): sorting the
-  million values alone takes 4 ms, so no sort-based method gets within 2x
-  of the latter;
-- ``np.percentile`` per window 19 ms; the sweep on these windows 0.98 s.
+- segments (the auto path): 6.5 ms, equal to ``np.percentile`` per window;
+- window means by ``np.nanmean`` per window: 4.1 ms (percentiles 1.6x);
+- window means by ``np.add.reduceat`` over the segments: 2.1 ms (3.2x).
+  Sorting the million values alone takes 4 ms, so no sort-based method
+  comes within 2x of these means; counting against sampled pivots instead
+  needs more passes over the data than the sort costs;
+- ``np.percentile`` per window: 19 ms; the sweep on these windows: 1.6 s.
 
-Other shapes at 1 M rows: 50-row windows stepping 10 rows, matrix 0.07 s
-(segments 2.2 s, sweep 1.7 s); 5000-row windows stepping 50 rows, sweep
-1.9 s (segments 42 s). The cost model below picks the fastest path in all
-ten shapes measured.
+Other shapes at 1 M rows, paths alone: 50-row windows stepping 10 rows,
+matrix 0.07 s (segments 2.2 s, sweep 1.7 s); 5000-row windows stepping 50
+rows, sweep 1.9 s (segments 42 s). The cost model below picks the fastest
+path in all ten shapes measured.
 """
 
 from __future__ import annotations
