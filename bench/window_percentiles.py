@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from telemetry_actors._stats._window_percentiles import choose_path, window_percentiles
-from telemetry_actors._windowed import window_rows
+from telemetry_actors._stats._windowed import window_rows
 
 from ._timing import Case, Config, Measurement, run_cases
 

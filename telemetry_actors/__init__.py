@@ -35,6 +35,8 @@ from ._results import TreatmentComparison as TreatmentComparison
 from ._results import WindowMetrics as WindowMetrics
 from ._runtime import Runtime as Runtime
 from ._standard_events import STANDARD_EVENTS as STANDARD_EVENTS
+from ._stats._anomaly import Anomaly as Anomaly
+from ._stats._anomaly import AnomalyDetection as AnomalyDetection
 from ._stats._sampling import Adaptive as Adaptive
 from ._stats._sampling import Reservoir as Reservoir
 from ._stats._sampling import Stratified as Stratified
@@ -54,6 +56,8 @@ __all__ = [
     "ActorStatistics",
     "Adaptive",
     "AlreadyPausedError",
+    "Anomaly",
+    "AnomalyDetection",
     "Comparison",
     "CostMetrics",
     "Event",

@@ -15,7 +15,7 @@ from ._runtime_core import RuntimeCore, off_loop
 from ._runtime_reads import make_filter
 from ._stats._compare import compare
 from ._stats._metrics import MetricColumns, calculate
-from ._storage._breakdown import group_positions, pairing_keys
+from ._storage._breakdown import event_ids, field_values, group_positions, pairing_keys
 from ._storage._filters import Filter
 from ._storage._reads import metric_columns, selected
 from ._types import EventNameLike
@@ -179,6 +179,69 @@ class AnalysisMixin(RuntimeCore):
             )
 
         return await off_loop(run)
+
+    async def detect_anomalies(
+        self,
+        experiment_id: str,
+        *,
+        metric: str = "latency_ms",
+        method: str = "mad",
+        threshold: float | None = None,
+        event_name: EventNameLike | None = None,
+    ) -> list[Any]:
+        """Anomalies among all stored events at once (whole-population statistics).
+
+        The methods of ``AnomalyDetection`` over every stored value of
+        ``metric`` (of ``event_name`` events only, if given), in time order;
+        equal to a numpy computation over the same values. O(n).
+
+        Raises:
+            ValueError: an unknown metric or method, a bad threshold.
+            ExperimentNotFoundError: unknown id.
+        """
+        from ._stats._anomaly import AnomalyDetection, detect_anomalies
+
+        spec = AnomalyDetection(
+            metrics=(metric,), methods=(method,), threshold=threshold
+        )  # validates the arguments where the call is made
+        where_filter = make_filter(event_name)
+        view = await self._view(experiment_id)
+
+        def run(*, cancel: Any) -> list[Any]:
+            import numpy as np
+
+            merged, positions = selected(view.snapshot, where_filter, cancel)
+            rows = np.arange(merged.size, dtype=np.int64) if positions is None else positions
+            if metric in ("latency_ms", "cost_usd"):
+                column = "latency" if metric == "latency_ms" else "cost"
+                values = merged.column(column)[rows]
+            else:
+                source, _, key = metric.partition(".")
+                raw = field_values(merged, rows, source, cancel)
+                values = np.asarray([_number_of(fields, key) for fields in raw], dtype=np.float64)
+            present = np.flatnonzero(~np.isnan(values))
+            return detect_anomalies(
+                event_ids(merged, rows[present]),
+                merged.column("timestamps")[rows[present]],
+                values[present],
+                metric=metric,
+                method=method,
+                threshold=spec.threshold,
+                window=spec.window,
+                warmup=spec.warmup,
+            )
+
+        return await off_loop(run)
+
+
+def _number_of(fields: Any, key: str) -> float:
+    from ._enrichment import number_or_none
+
+    try:
+        number = number_or_none(fields.get(key)) if isinstance(fields, dict) else None
+    except Exception:
+        number = None
+    return float("nan") if number is None else number
 
 
 def side_sample(kind: Any, columns: MetricColumns, keys: list[Any] | None) -> Any:

@@ -32,7 +32,6 @@ from ._messages import (
     Message,
     Pause,
     ReadAnomalies,
-    ReadStatistics,
     ReadStreaming,
     ResetStreaming,
     Resume,
@@ -135,10 +134,8 @@ class ExperimentActor:
                 state.pending, state.pending_rows = [], 0
                 state.stats = StreamingState()
                 return None
-            case ReadStatistics():
-                return self.statistics()
             case ReadAnomalies():
-                return list(state.detector.anomalies) if state.detector is not None else []
+                return list(state.anomalies)
             case Crash():
                 if not state.alive:
                     raise NotRunningError(

@@ -31,8 +31,9 @@ import msgspec
 import numpy as np
 
 from .._emit._capture import Captured, capture_exact, encode_fields
-from .._enrichment import derive
+from .._enrichment import derive, number_or_none
 from .._event import ids
+from .._stats._sampling import AdaptiveSampler
 from .._stats._streaming import StatsBatch
 from .._storage._block import (
     KIND_KEPT,
@@ -67,6 +68,7 @@ class _Rows:
     __slots__ = (
         "completion",
         "cost",
+        "custom",
         "extras",
         "kind",
         "latency",
@@ -98,6 +100,8 @@ class _Rows:
         self.payloads: list[bytes] = []
         self.extras: dict[int, Any] = {}
         self.stored: list[bool] = []
+        #: Values of the detector's measurement/metadata metrics, per row.
+        self.custom: dict[str, list[float]] = {}
 
 
 def _exact_payload(captured: Captured) -> tuple[int, bytes, Any]:
@@ -150,6 +154,15 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
     name_code = state.store.names.code
     model_code = state.store.models.code
     sampler = state.sampler
+    detector = state.detector
+    adaptive = isinstance(sampler, AdaptiveSampler) and detector is not None
+    window = detector.spec.window if detector is not None else 0
+    custom_metrics: dict[str, list[float]] = (
+        {metric: [] for metric in detector.spec.metrics if "." in metric}
+        if detector is not None
+        else {}
+    )
+    rows.custom = custom_metrics
     next_serial = ids.next_serial
     started = perf_counter()
     run_name: Any = None
@@ -204,7 +217,19 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
             serial = next_serial()
             weight = 1.0
             if sampler is not None:
-                weight = sampler.decide(serial, _sampling_key(sampler, outcome, name, metadata))
+                flagged = adaptive and state.since_flag < window
+                weight = sampler.decide(
+                    serial, _sampling_key(sampler, outcome, name, metadata), flagged
+                )
+            if custom_metrics:
+                for metric, values in custom_metrics.items():
+                    values.append(_custom_value(metric, measurements, metadata))
+            if adaptive:  # scored one by one: the next decision depends on this one
+                state.since_flag += 1
+                if weight > 0.0 and _observe_one(
+                    state, serial, timestamp, latency, cost, custom_metrics
+                ):
+                    state.since_flag = 0
             if name is not run_name:
                 run_name, run_code = name, name_code(name)
             position = len(rows.timestamps)
@@ -235,7 +260,7 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
         if dropped:
             state.mailbox.count_drops(dropped)
         if rows.timestamps:
-            _store_rows(state, rows)
+            _store_rows(state, rows, detect=detector is not None and not adaptive)
     return taken, message
 
 
@@ -270,7 +295,56 @@ def _sampling_key(sampler: Any, outcome: bool | None, name: Any, metadata: Any) 
         return None
 
 
-def _store_rows(state: ExperimentState, rows: _Rows) -> None:
+def _custom_value(metric: str, measurements: Any, metadata: Any) -> float:
+    """The value of a ``measurements.<key>`` / ``metadata.<key>`` metric, NaN if unusable."""
+    source, _, key = metric.partition(".")
+    fields = measurements if source == "measurements" else metadata
+    try:
+        number = number_or_none(fields.get(key)) if type(fields) is dict else None
+    except Exception:
+        number = None
+    return _NAN if number is None else number
+
+
+def _observe_one(
+    state: ExperimentState,
+    serial: int,
+    timestamp: int,
+    latency: float | None,
+    cost: float | None,
+    custom: dict[str, list[float]],
+) -> bool:
+    """Score one stored event (Adaptive sampling's path); True when it was flagged."""
+    values: dict[str, float | None] = {"latency_ms": latency, "cost_usd": cost}
+    for metric, column in custom.items():
+        values[metric] = column[-1]
+    found = state.detector.observe(ids.prefix + hex(serial), timestamp, values)
+    state.anomalies.extend(found)
+    return bool(found)
+
+
+def _detect(state: ExperimentState, rows: _Rows, keep: Any) -> None:
+    """Score a batch's stored events in arrival order (see ``LiveDetector.observe_many``)."""
+    positions = np.flatnonzero(keep) if keep is not None else np.arange(len(rows.timestamps))
+    if not len(positions):
+        return
+    prefix = ids.prefix
+    serials = np.asarray(rows.serial, dtype=np.int64)[positions].tolist()
+    columns: dict[str, Any] = {
+        "latency_ms": np.asarray(rows.latency, dtype=np.float64)[positions],
+        "cost_usd": np.asarray(rows.cost, dtype=np.float64)[positions],
+    }
+    for metric, values in rows.custom.items():
+        columns[metric] = np.asarray(values, dtype=np.float64)[positions]
+    found = state.detector.observe_many(
+        [prefix + hex(serial) for serial in serials],
+        np.asarray(rows.timestamps, dtype=np.int64)[positions],
+        columns,
+    )
+    state.anomalies.extend(found)
+
+
+def _store_rows(state: ExperimentState, rows: _Rows, detect: bool = False) -> None:
     """Turn a batch's lists into a stored block and a statistics batch."""
     names = np.asarray(rows.names, dtype=np.int32)
     latency = np.asarray(rows.latency, dtype=np.float64)
@@ -295,8 +369,10 @@ def _store_rows(state: ExperimentState, rows: _Rows) -> None:
         "kind": rows.kind,
     }
     payloads, extras = rows.payloads, rows.extras
-    if not all(stored):
-        keep = np.asarray(stored, dtype=bool)
+    keep = None if all(stored) else np.asarray(stored, dtype=bool)
+    if detect:
+        _detect(state, rows, keep)
+    if keep is not None:
         columns = {key: np.asarray(value)[keep] for key, value in columns.items()}
         positions = np.flatnonzero(keep).tolist()
         new_position = {old: new for new, old in enumerate(positions)}

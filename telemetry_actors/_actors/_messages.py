@@ -156,12 +156,6 @@ class ResetStreaming(Message):
     __slots__ = ()
 
 
-class ReadStatistics(Message):
-    """Answer the actor's own figures. Sent urgently, ahead of queued events."""
-
-    __slots__ = ()
-
-
 class Crash(Message):
     """Make the actor fail as an unexpected exception would (chaos tests). Urgent."""
 

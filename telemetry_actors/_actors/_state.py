@@ -40,6 +40,10 @@ class ExperimentState:
     pending_rows: int = 0
     sampler: Any = None
     detector: Any = None
+    #: Anomalies the detector flagged, in arrival order.
+    anomalies: list[Any] = field(default_factory=list)
+    #: Collected events since the detector last flagged one (Adaptive sampling).
+    since_flag: int = 1 << 62
     #: (paused at µs, resumed at µs or None) for each pause.
     pauses: list[tuple[int, int | None]] = field(default_factory=list)
     #: Status before an archive began, to restore if its file cannot be written.

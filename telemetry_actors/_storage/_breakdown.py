@@ -103,3 +103,20 @@ def pairing_keys(
         _group_key(value) if value is not None else None
         for value in field_values(merged, positions, paired_by, cancel)
     ]
+
+
+def event_ids(merged: Merged, positions: npt.NDArray[np.int64]) -> list[str]:
+    """The event id of each row at ``positions``. O(k), events built only for inserted rows."""
+    snapshot = merged.snapshot
+    prefixes = snapshot.prefixes
+    serials = merged.column("serial")[positions].tolist()
+    codes = merged.column("prefix")[positions].tolist()
+    ids = [
+        prefixes[code] + hex(serial) if serial >= 0 else ""
+        for code, serial in zip(codes, serials, strict=True)
+    ]
+    missing = [index for index, serial in enumerate(serials) if serial < 0]
+    if missing:
+        for index, event in zip(missing, merged.events(positions[missing]), strict=True):
+            ids[index] = event.event_id
+    return ids

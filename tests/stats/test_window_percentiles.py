@@ -24,7 +24,7 @@ from telemetry_actors._stats._window_percentiles import (
     choose_path,
     window_percentiles,
 )
-from telemetry_actors._windowed import window_rows
+from telemetry_actors._stats._windowed import window_rows
 
 NAN = math.nan
 
