@@ -62,6 +62,11 @@ class StreamingMetrics(msgspec.Struct, frozen=True):
     dropped: int
     #: Anomalies flagged by live detection: ``{"latency_ms:mad": n, …}``.
     anomalies: dict[str, int] = {}
+    #: The exactly rounded sum of the latencies (ms).
+    latency_total: float = 0.0
+    #: ``{upper bound ms: latencies <= it}``, cumulative, as Prometheus ``le``
+    #: buckets (the last bound is ``inf``); exact counts; ``{}`` without latencies.
+    latency_histogram: dict[float, int] = {}
 
 
 class Summary(msgspec.Struct, frozen=True):

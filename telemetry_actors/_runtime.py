@@ -272,6 +272,7 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
             nanosecond_stamps=self._emit_clock_in_ns,
             sampler=sampler,
             detector=detector,
+            listeners=self._listeners,
         )
         self._registry.add(state)
         assert self._supervisor is not None

@@ -96,6 +96,8 @@ class RuntimeCore:
         self._registry = Registry()
         self._host = SupervisorHost()
         self._supervisor: Supervisor | None = None
+        #: Told of every stored batch of every experiment (see ``StoredBatch``).
+        self._listeners: list[Callable[[Any], None]] = []
 
     def _check_open(self) -> None:
         if self._state is not RuntimeState.OPEN:

@@ -21,6 +21,7 @@ class) counts that event as dropped; the actor carries on.
 
 from __future__ import annotations
 
+import logging
 import marshal
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -45,7 +46,9 @@ from .._storage._block import (
 from .._storage._codes import NONE_CODE
 from .._storage._fields import KeptFields
 from .._storage._memory import prefix_code
-from ._state import ExperimentState
+from ._state import ExperimentState, StoredBatch
+
+logger = logging.getLogger("telemetry_actors")
 
 #: Items taken from the mailbox between two yields to the event loop.
 BATCH_SIZE = 256
@@ -76,6 +79,7 @@ class _Rows:
         "names",
         "payloads",
         "prompt",
+        "provider",
         "serial",
         "stored",
         "success",
@@ -94,6 +98,7 @@ class _Rows:
         self.completion: list[float] = []
         self.total: list[float] = []
         self.model: list[int] = []
+        self.provider: list[int] = []
         self.weight: list[float] = []
         self.serial: list[int] = []
         self.kind: list[int] = []
@@ -153,6 +158,7 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
     nanoseconds = state.nanosecond_stamps
     name_code = state.store.names.code
     model_code = state.store.models.code
+    provider_code = state.store.providers.code
     sampler = state.sampler
     detector = state.detector
     adaptive = isinstance(sampler, AdaptiveSampler) and detector is not None
@@ -208,7 +214,8 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
                 if metadata is None:
                     metadata = {}
                 latency, cost, outcome, tokens = derive(measurements, metadata, pricing)
-                model = _model_of(metadata)
+                model = _field_of(metadata, "model")
+                provider = _field_of(metadata, "provider")
             except BaseException:
                 dropped += 1  # this event is lost, and counted
                 if plain:
@@ -249,6 +256,7 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
                 rows.total.append(tokens[2])
                 tokens_float = any(type(count) is not int for count in tokens)
             rows.model.append(NONE_CODE if model is None else model_code(model))
+            rows.provider.append(NONE_CODE if provider is None else provider_code(provider))
             rows.weight.append(weight)
             rows.serial.append(serial)
             rows.kind.append(kind | TOKENS_FLOAT if tokens_float else kind)
@@ -274,10 +282,10 @@ def _differ(
         return True
 
 
-def _model_of(metadata: Any) -> Any:
+def _field_of(metadata: Any, key: str) -> Any:
     try:
-        return metadata.get("model") if type(metadata) is dict else None
-    except Exception:  # a key whose __eq__ raises shadows "model"
+        return metadata.get(key) if type(metadata) is dict else None
+    except Exception:  # a key whose __eq__ raises shadows this one
         return None
 
 
@@ -363,6 +371,7 @@ def _store_rows(state: ExperimentState, rows: _Rows, detect: bool = False) -> No
         "completion": rows.completion,
         "total": rows.total,
         "model": rows.model,
+        "provider": rows.provider,
         "weight": rows.weight,
         "serial": rows.serial,
         "prefix": [prefix_code()] * len(names),
@@ -379,10 +388,26 @@ def _store_rows(state: ExperimentState, rows: _Rows, detect: bool = False) -> No
         payloads = [payloads[old] for old in positions]
         extras = {new_position[old]: value for old, value in extras.items() if old in new_position}
     if len(payloads):
-        state.store.add(build_block(columns, payloads, extras, state.store.next_seq()))
+        block = build_block(columns, payloads, extras, state.store.next_seq())
+        state.store.add(block)
+        if state.listeners:
+            tell_listeners(state, block)
     evicted = state.sampler.take_evicted() if state.sampler is not None else None
     if evicted:
         state.store.evict(evicted)
+
+
+def tell_listeners(state: ExperimentState, block: Any) -> None:
+    """Hand a stored block to every listener; a failing listener is logged, not fatal."""
+    store = state.store
+    batch = StoredBatch(
+        state.record, block, store.names.view(), store.models.view(), store.providers.view()
+    )
+    for listener in list(state.listeners):
+        try:
+            listener(batch)
+        except Exception:
+            logger.exception("a listener of experiment %r failed", state.id)
 
 
 def fold_pending(state: ExperimentState) -> None:

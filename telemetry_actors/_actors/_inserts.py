@@ -53,15 +53,21 @@ def _number(value: Any) -> float:
 class PreparedRows:
     """Inserted events with their columns, ready for the actor to code and store."""
 
-    __slots__ = ("columns", "events", "models", "names")
+    __slots__ = ("columns", "events", "models", "names", "providers")
 
     def __init__(
-        self, events: list[Event], columns: dict[str, Any], names: list[Any], models: list[Any]
+        self,
+        events: list[Event],
+        columns: dict[str, Any],
+        names: list[Any],
+        models: list[Any],
+        providers: list[Any],
     ) -> None:
         self.events = events
         self.columns = columns
         self.names = names
         self.models = models
+        self.providers = providers
 
 
 def prepare_rows(events: Sequence[Event], capture: bool = True) -> PreparedRows:
@@ -106,6 +112,7 @@ def prepare_rows(events: Sequence[Event], capture: bool = True) -> PreparedRows:
         columns,
         [event.event_name for event in stored],
         [event.model for event in stored],
+        [event.provider for event in stored],
     )
 
 
@@ -118,6 +125,9 @@ def store_prepared(state: ExperimentState, prepared: PreparedRows) -> None:
     columns["names"] = np.fromiter(map(names.code, prepared.names), np.int32, len(prepared.names))
     columns["model"] = np.fromiter(
         map(models.code, prepared.models), np.int32, len(prepared.models)
+    )
+    columns["provider"] = np.fromiter(
+        map(state.store.providers.code, prepared.providers), np.int32, len(prepared.providers)
     )
     payloads = [b""] * len(prepared.events)
     extras = dict(enumerate(prepared.events))

@@ -44,6 +44,8 @@ class ExperimentState:
     anomalies: list[Any] = field(default_factory=list)
     #: Collected events since the detector last flagged one (Adaptive sampling).
     since_flag: int = 1 << 62
+    #: Callables told of every stored batch (the runtime's list, shared).
+    listeners: list[Any] = field(default_factory=list)
     #: (paused at µs, resumed at µs or None) for each pause.
     pauses: list[tuple[int, int | None]] = field(default_factory=list)
     #: Status before an archive began, to restore if its file cannot be written.
@@ -99,3 +101,27 @@ class ReadView:
         total = max(0, end - start)
         paused = min(paused, total)
         return (total - paused) / 1_000_000, paused / 1_000_000
+
+
+class StoredBatch:
+    """What listeners (bridges to OpenTelemetry, say) learn of one stored batch.
+
+    ``block`` is immutable; ``names``, ``models`` and ``providers`` decode its
+    code columns.
+    """
+
+    __slots__ = ("block", "models", "names", "providers", "record")
+
+    def __init__(
+        self,
+        record: Experiment,
+        block: Any,
+        names: tuple[Any, ...],
+        models: tuple[Any, ...],
+        providers: tuple[Any, ...],
+    ) -> None:
+        self.record = record
+        self.block = block
+        self.names = names
+        self.models = models
+        self.providers = providers

@@ -25,6 +25,11 @@ from ._sketch import QuantileSketch
 
 #: The quantiles behind StreamingLatency's p50, p90, p95 and p99.
 LIVE_QUANTILES = (0.5, 0.9, 0.95, 0.99)
+#: Upper bounds (ms) of the latency histogram, as Prometheus ``le`` buckets.
+LATENCY_BUCKETS_MS = (
+    5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1_000.0, 2_500.0, 5_000.0, 10_000.0,
+    30_000.0, 60_000.0, math.inf,
+)  # fmt: skip
 
 
 def sla_flags(rate: float | None) -> tuple[bool | None, bool | None, bool | None]:
@@ -64,6 +69,7 @@ class StreamingState:
     """The live statistics; O(1) memory per metric (a few hundred sketch buckets)."""
 
     __slots__ = (
+        "buckets",
         "cost_count",
         "cost_total",
         "event_counts",
@@ -76,6 +82,8 @@ class StreamingState:
     def __init__(self) -> None:
         self.latency = Moments()
         self.sketch = QuantileSketch()
+        #: Latencies per histogram bucket (not cumulative), one count per bound.
+        self.buckets = np.zeros(len(LATENCY_BUCKETS_MS), dtype=np.int64)
         self.cost_count = 0
         self.cost_total = ExactSum()
         self.successful = 0
@@ -93,6 +101,9 @@ class StreamingState:
         latencies = latency[~np.isnan(latency)]
         self.latency.add(latencies)
         self.sketch.add_many(latencies)
+        if len(latencies):
+            slots = np.searchsorted(LATENCY_BUCKETS_MS, latencies, side="left")
+            self.buckets += np.bincount(slots, minlength=len(LATENCY_BUCKETS_MS))
         costs = cost[~np.isnan(cost)]
         self.cost_count += len(costs)
         self.cost_total.add(costs)
@@ -108,6 +119,7 @@ class StreamingState:
         """Add another state (another runtime's) to this one."""
         self.latency.merge(other.latency)
         self.sketch.merge(other.sketch)
+        self.buckets = self.buckets + other.buckets
         self.cost_count += other.cost_count
         self.cost_total.merge(other.cost_total)
         self.successful += other.successful
@@ -161,6 +173,12 @@ class StreamingState:
             event_counts=dotted_counts(self.event_counts),
             dropped=dropped,
             anomalies=dict(anomalies or {}),
+            latency_total=moments.total.value,
+            latency_histogram=dict(
+                zip(LATENCY_BUCKETS_MS, np.cumsum(self.buckets).tolist(), strict=True)
+            )
+            if has_latency
+            else {},
         )
 
 

@@ -40,6 +40,7 @@ COLUMNS = (
     "completion",
     "total",
     "model",
+    "provider",
     "weight",
     "serial",
     "prefix",
@@ -57,7 +58,8 @@ class Block:
         latency, cost: float64, NaN where the row has none.
         success: int8, -1 None / 0 False / 1 True.
         prompt, completion, total: float64 token counts, NaN without tokens.
-        model: int32 code of ``metadata["model"]``, -1 None, -2 not codable.
+        model, provider: int32 codes of ``metadata["model"]`` / ``["provider"]``,
+            -1 None, -2 not codable.
         weight: float64 sampling weight. serial, prefix: the event id's parts.
         kind: uint8 (see ``KIND_*`` and ``TOKENS_FLOAT``).
         starts, lengths: the byte range of the row's fields in ``blob``.
@@ -76,6 +78,7 @@ class Block:
     completion: FloatArray
     total: FloatArray
     model: npt.NDArray[np.int32]
+    provider: npt.NDArray[np.int32]
     weight: FloatArray
     serial: Int64Array
     prefix: npt.NDArray[np.uint16]
@@ -120,6 +123,7 @@ DTYPES: dict[str, Any] = {
     "completion": np.float64,
     "total": np.float64,
     "model": np.int32,
+    "provider": np.int32,
     "weight": np.float64,
     "serial": np.int64,
     "prefix": np.uint16,

@@ -44,11 +44,11 @@ def field_values(
         return [names[code] for code in merged.column("names")[rows].tolist()]
     if field == "success":
         return [_OUTCOMES[code] for code in merged.column("success")[rows].tolist()]
-    if field == "model":
-        codes = merged.column("model")[rows]
+    if field in ("model", "provider"):
+        codes = merged.column(field)[rows]
         if not bool((codes == UNCODED).any()) and not bool(inserted.any()):
-            models = snapshot.models
-            return [None if code < 0 else models[code] for code in codes.tolist()]
+            table = snapshot.models if field == "model" else snapshot.providers
+            return [None if code < 0 else table[code] for code in codes.tolist()]
     if field in ("experiment_id", "experiment_name", "condition", "tags") and not bool(
         inserted.any()
     ):

@@ -97,12 +97,13 @@ class Filter:
                 keep &= inserted
             unsure |= inserted
         for key, expected in self.fields.items():
-            if key == "model":
-                model = merged.column("model")
-                code = _code_of(snapshot.models, expected)
-                matches = (model == code) if code is not None else np.zeros(merged.size, bool)
-                keep &= matches | (model == UNCODED) | inserted
-                unsure |= (model == UNCODED) | inserted
+            if key in ("model", "provider"):
+                codes = merged.column(key)
+                table = snapshot.models if key == "model" else snapshot.providers
+                code = _code_of(table, expected)
+                matches = (codes == code) if code is not None else np.zeros(merged.size, bool)
+                keep &= matches | (codes == UNCODED) | inserted
+                unsure |= (codes == UNCODED) | inserted
             else:
                 unsure |= True
         if self.where is not None:

@@ -68,11 +68,13 @@ class MemoryStore:
         "_tail_rows",
         "models",
         "names",
+        "providers",
     )
 
     def __init__(self) -> None:
         self.names = CodeTable()
         self.models = CodeTable()
+        self.providers = CodeTable()
         #: Sealed chunks by (latest time stamp, arrival).
         self._chunks: SortedKeyList = SortedKeyList(key=_span_key)
         #: Sealed chunks smaller than CHUNK_ROWS, in arrival order (merge candidates).
@@ -188,6 +190,7 @@ class MemoryStore:
             self.names.view(),
             self.models.view(),
             prefixes(),
+            providers=self.providers.view(),
             evicted=evicted,
             weight_override=weight_override,
         )

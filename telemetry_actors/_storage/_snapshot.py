@@ -35,6 +35,7 @@ class Snapshot:
         "models",
         "names",
         "prefixes",
+        "providers",
         "size",
         "weight_override",
     )
@@ -48,11 +49,13 @@ class Snapshot:
         prefixes: tuple[str, ...],
         evicted: npt.NDArray[np.int64] | None = None,
         weight_override: float | None = None,
+        providers: tuple[Any, ...] = (),
     ) -> None:
         self.blocks = tuple(sorted(blocks, key=lambda block: block.seq))
         self.context = context
         self.names = names
         self.models = models
+        self.providers = providers
         self.prefixes = prefixes
         self.evicted = evicted if evicted is not None and len(evicted) else None
         self.weight_override = weight_override
