@@ -6,50 +6,23 @@ import itertools
 import json
 import subprocess
 import sys
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from telemetry_actors import Runtime
-from telemetry_actors.cli._app import cli
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-DEMO_ARGS = ["demo", "--no-live", "--duration", "1", "--agents", "4", "--seed", "1"]
+from .helpers import PNG_SIGNATURE, assert_one_line_error, invoke, run_demo_cli
+
 ARCHIVE_COMMANDS = [
     ["summarize"],
     ["compare", "{path}"],
     ["plot", "-o", "{tmp}/out.png"],
     ["export", "--format", "csv"],
 ]
-
-
-def _runner() -> CliRunner:
-    # click 8.2 keeps stderr apart by default; 8.1 needs mix_stderr=False.
-    major, minor = (int(part) for part in version("click").split(".")[:2])
-    if (major, minor) < (8, 2):
-        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
-    return CliRunner()
-
-
-def invoke(*args: str | Path) -> Result:
-    return _runner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
-
-
-def run_demo_cli(out: Path, seed: int = 1) -> Result:
-    args = [*DEMO_ARGS[:-1], str(seed), "--out", str(out)]
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
-    out = tmp_path_factory.mktemp("demo") / "out"
-    return out, run_demo_cli(out)
 
 
 def comparison_section(result: Result) -> str:
@@ -166,16 +139,6 @@ def test_export(demo_run: tuple[Path, Result], tmp_path: Path, kind: str) -> Non
     assert len(target.read_text(encoding="utf-8").splitlines()) == events + header
 
 
-def _assert_one_line_error(result: Result, *fragments: str) -> None:
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-
-
 def _archive_command(command: list[str], path: Path, tmp: Path) -> list[str]:
     return [command[0], str(path)] + [arg.format(path=path, tmp=tmp) for arg in command[1:]]
 
@@ -184,7 +147,7 @@ def _archive_command(command: list[str], path: Path, tmp: Path) -> list[str]:
 def test_missing_archive(command: list[str], tmp_path: Path) -> None:
     missing = tmp_path / "nope.jsonl"
     result = invoke(*_archive_command(command, missing, tmp_path))
-    _assert_one_line_error(result, "no such file", "nope.jsonl")
+    assert_one_line_error(result, "no such file", "nope.jsonl")
 
 
 @pytest.mark.parametrize("command", ARCHIVE_COMMANDS, ids=lambda c: c[0])
@@ -192,7 +155,7 @@ def test_corrupt_archive(command: list[str], tmp_path: Path) -> None:
     corrupt = tmp_path / "corrupt.jsonl"
     corrupt.write_text('{"type": "experiment_metadata", "data": {\nnot json\n', encoding="utf-8")
     result = invoke(*_archive_command(command, corrupt, tmp_path))
-    _assert_one_line_error(result, "not a valid archive", "corrupt.jsonl", "line 1")
+    assert_one_line_error(result, "not a valid archive", "corrupt.jsonl", "line 1")
 
 
 def test_corrupt_line_is_named(demo_run: tuple[Path, Result], tmp_path: Path) -> None:
@@ -200,17 +163,17 @@ def test_corrupt_line_is_named(demo_run: tuple[Path, Result], tmp_path: Path) ->
     lines = (out / "ab-single.archive.jsonl").read_text(encoding="utf-8").splitlines()
     broken = tmp_path / "broken.jsonl"
     broken.write_text("\n".join([*lines[:2], "{oops", *lines[2:]]) + "\n", encoding="utf-8")
-    _assert_one_line_error(invoke("summarize", broken), "line 3")
+    assert_one_line_error(invoke("summarize", broken), "line 3")
 
 
 def test_same_archive_twice(demo_run: tuple[Path, Result]) -> None:
     out, _ = demo_run
     archive = out / "ab-single.archive.jsonl"
-    _assert_one_line_error(invoke("compare", archive, archive), "already present")
+    assert_one_line_error(invoke("compare", archive, archive), "already present")
 
 
 def test_folder_instead_of_archive(tmp_path: Path) -> None:
-    _assert_one_line_error(invoke("summarize", tmp_path), "is a folder")
+    assert_one_line_error(invoke("summarize", tmp_path), "is a folder")
 
 
 def test_export_of_an_empty_archive(tmp_path: Path) -> None:
@@ -221,7 +184,7 @@ def test_export_of_an_empty_archive(tmp_path: Path) -> None:
 
     archive = anyio.run(write_empty)
     result = invoke("export", archive, "-o", tmp_path / "empty.csv")
-    _assert_one_line_error(result)
+    assert_one_line_error(result)
     assert invoke("summarize", archive).exit_code == 0
 
 
