@@ -27,6 +27,7 @@ import msgspec
 from .. import Comparison, Experiment, Runtime, WindowMetrics
 from ._agents import CONDITIONS, agent
 from ._archives import choose_window_us
+from ._pacing import FramePacer
 from ._simclock import SimulatedClock
 
 __all__ = [
@@ -222,7 +223,7 @@ async def _drive(study: _Study, report: ProgressCallback) -> None:
     """Advance simulated time frame by frame, pausing the A/B experiments once."""
     frames = study.frames
     pause_frame, resume_frame = study.pause_frames
-    wall_start, wall_per_frame = time.monotonic(), study.config.duration / frames
+    pacer = FramePacer(study.config.duration / frames)  # a late frame skips ahead
     for frame in range(1, frames + 1):
         await study.clock.run_until(study.frame_us(frame))
         if frame == pause_frame:
@@ -235,7 +236,7 @@ async def _drive(study: _Study, report: ProgressCallback) -> None:
             study.phase = "running"
         report(await _progress(study))
         if study.config.paced:
-            await anyio.sleep(wall_start + wall_per_frame * frame - time.monotonic())
+            await anyio.sleep(pacer.delay())
     study.phase = "finishing queries in flight"
     report(await _progress(study))
     await study.clock.run_all()
