@@ -1,13 +1,15 @@
 """The ``telemetry-actors`` command line: demo, summarize, compare, plot, export.
 
-Errors a user can cause (a missing or corrupt archive, an empty experiment)
-end with a one-line ``Error: ...`` on stderr and exit status 1.
+Errors a user can cause (a missing or corrupt archive, an empty experiment,
+an output path that cannot be written) end with a one-line ``Error: ...`` on
+stderr and exit status 1.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,9 +18,11 @@ import click
 from rich.console import Console
 
 from .. import NoEventsError, Runtime, __version__
-from ._archives import ArchiveError, label_of, load_archives, windows_of
+from ._archives import label_of, load_archives, windows_of
 from ._demo import TIME_SCALE, DemoConfig, DemoResult, run_demo
+from ._errors import CommandLineError
 from ._live import LiveView, LogLines
+from ._outputs import check_image_path, check_output_file, prepare_folder, writing
 from ._plot import plot_windows
 from ._tables import comparison_table, experiment_table, metrics_table
 
@@ -30,14 +34,19 @@ T = TypeVar("T")
 _archive_argument = click.argument("archive", type=click.Path(path_type=Path))
 
 
-def _run(function: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine function; turn the errors a user can cause into one-line messages."""
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Turn the errors a user can cause into click's one-line ``Error: ...`` and exit 1."""
     try:
+        yield
+    except (CommandLineError, NoEventsError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _run(function: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine function, with one-line messages for the errors a user can cause."""
+    with _one_line_errors():
         return anyio.run(function)
-    except ArchiveError as error:
-        raise click.ClickException(str(error)) from None
-    except NoEventsError as error:
-        raise click.ClickException(str(error)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,7 +73,7 @@ def cli() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same numbers.")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # checked by prepare_folder, for a one-line error
     default=None,
     help="Output folder.  [default: exports/demo-<date>-<time>]",
 )
@@ -76,6 +85,8 @@ def demo(duration: float, agents: int, seed: int, out: Path | None, no_live: boo
     console = Console(highlight=False)
     live = not no_live and console.is_terminal
     out = out if out is not None else _default_out()
+    with _one_line_errors():
+        prepare_folder(out)
     config = DemoConfig(out=out, duration=duration, agents=agents, seed=seed, paced=live)
     console.print(
         f"[bold]telemetry-actors demo[/]: {agents} agents, {duration * TIME_SCALE / 60:g} "
@@ -84,9 +95,10 @@ def demo(duration: float, agents: int, seed: int, out: Path | None, no_live: boo
         "with a majority vote). The A/B experiments are paused from 45% to 55%."
     )
     reporter = LiveView(console) if live else LogLines(console)
-    with reporter:
-        result = anyio.run(run_demo, config, reporter.update)
-    _report_demo(console, result)
+    with _one_line_errors(), writing(None):
+        with reporter:
+            result = anyio.run(run_demo, config, reporter.update)
+        _report_demo(console, result)
 
 
 def _default_out() -> Path:
@@ -164,22 +176,25 @@ def compare(baseline: Path, treatment: Path) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # checked by check_image_path, for a one-line error
     default=Path("windows.png"),
     show_default=True,
-    help="The PNG to write.",
+    help="The image to write: .png, .svg, .pdf, .jpg or .jpeg.",
 )
 def plot(archives: tuple[Path, ...], output: Path) -> None:
     """Plot windowed latency, cost and success rate of one or more archives."""
+    with _one_line_errors():
+        check_image_path(output)
 
     async def run() -> None:
         async with Runtime() as rt:
             experiments = await load_archives(rt, archives)
             series, window_us, origin_us = await windows_of(rt, experiments)
         names = ", ".join(experiment.name for experiment in experiments)
-        plot_windows(
-            series, output, window_us=window_us, origin_us=origin_us, title=f"Windows: {names}"
-        )
+        with writing(output):
+            plot_windows(
+                series, output, window_us=window_us, origin_us=origin_us, title=f"Windows: {names}"
+            )
         click.echo(f"wrote {output}")
 
     _run(run)
@@ -198,17 +213,21 @@ def plot(archives: tuple[Path, ...], output: Path) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # checked by check_output_file, for a one-line error
     default=None,
     help="The file to write.  [default: exports/<name>_<unix seconds>.<format>]",
 )
 def export(archive: Path, format_: str, output: Path | None) -> None:
     """Export the events of an archive as CSV or JSON Lines."""
+    if output is not None:
+        with _one_line_errors():
+            check_output_file(output)
 
     async def run() -> None:
         async with Runtime() as rt:
             (experiment,) = await load_archives(rt, [archive])
-            path = await rt.export(experiment.id, format_, path=output)
+            with writing(output):
+                path = await rt.export(experiment.id, format_, path=output)
         click.echo(f"wrote {path}")
 
     _run(run)

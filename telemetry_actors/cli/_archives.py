@@ -10,12 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import Experiment, Runtime, WindowMetrics
+from ._errors import ArchiveError
 
-__all__ = ["ArchiveError", "choose_window_us", "label_of", "load_archives", "windows_of"]
-
-
-class ArchiveError(Exception):
-    """An archive file is missing, unreadable or not a well-formed archive."""
+__all__ = ["choose_window_us", "label_of", "load_archives", "windows_of"]
 
 
 def _one_line(text: str) -> str:

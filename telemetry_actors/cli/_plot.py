@@ -65,7 +65,8 @@ def plot_windows(
 
     Args:
         series: label -> the experiment's ``rt.windowed_metrics(id, window_us, window_us)``.
-        path: the PNG to write (parent folders are created).
+        path: the image to write, in the format its suffix names (parent
+            folders are created).
         window_us: the window size (and step) the metrics were computed with.
         origin_us: the time shown as minute 0.
         title: the figure's title.
@@ -101,5 +102,5 @@ def plot_windows(
     latency_axes.legend(loc="lower left", ncols=3)  # below the lines: latency starts at 0
     figure.suptitle(title, fontsize=13)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, format=path.suffix[1:].lower() or None)
     return path
