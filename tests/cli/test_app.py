@@ -15,7 +15,13 @@ from click.testing import Result
 
 from telemetry_actors import Runtime
 
-from .helpers import PNG_SIGNATURE, assert_one_line_error, invoke, run_demo_cli
+from .helpers import (
+    PNG_SIGNATURE,
+    assert_one_line_error,
+    invoke,
+    run_demo_cli,
+    subprocess_env,
+)
 
 ARCHIVE_COMMANDS = [
     ["summarize"],
@@ -33,7 +39,7 @@ def comparison_section(result: Result) -> str:
 
 def numbers(summary_path: Path) -> dict[str, Any]:
     """summary.json without what differs between runs: ids and wall-clock time stamps."""
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
     for condition in summary["conditions"].values():
         del condition["experiment_id"]
         del condition["metrics"]["summary"]["time_range"]
@@ -195,6 +201,7 @@ def test_python_dash_m(tmp_path: Path) -> None:
         text=True,
         check=False,
         cwd=tmp_path,
+        env=subprocess_env(),
     )
     assert result.returncode == 0, result.stderr
     for command in ("demo", "summarize", "compare", "plot", "export"):
@@ -207,7 +214,11 @@ def test_missing_cli_extra_is_a_one_line_hint() -> None:
         "from telemetry_actors.cli import main; main()"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=subprocess_env(),
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
