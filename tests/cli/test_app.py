@@ -172,12 +172,6 @@ def test_corrupt_line_is_named(demo_run: tuple[Path, Result], tmp_path: Path) ->
     assert_one_line_error(invoke("summarize", broken), "line 3")
 
 
-def test_same_archive_twice(demo_run: tuple[Path, Result]) -> None:
-    out, _ = demo_run
-    archive = out / "ab-single.archive.jsonl"
-    assert_one_line_error(invoke("compare", archive, archive), "already present")
-
-
 def test_folder_instead_of_archive(tmp_path: Path) -> None:
     assert_one_line_error(invoke("summarize", tmp_path), "is a folder")
 
