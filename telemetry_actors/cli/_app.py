@@ -18,13 +18,15 @@ import click
 from rich.console import Console
 
 from .. import NoEventsError, Runtime, __version__
-from ._archives import label_of, load_archives, windows_of
+from ._archives import label_of, load_archives
 from ._demo import TIME_SCALE, DemoConfig, DemoResult, run_demo
+from ._durations import format_duration, parse_duration
 from ._errors import CommandLineError
 from ._live import LiveView, LogLines
 from ._outputs import check_image_path, check_output_file, prepare_folder, writing
 from ._plot import plot_windows
 from ._tables import comparison_table, experiment_table, metrics_table
+from ._windows import Series, plan_series
 
 __all__ = ["cli", "main"]
 
@@ -32,6 +34,16 @@ T = TypeVar("T")
 
 # Existence is checked when loading, for a one-line error rather than click's usage text.
 _archive_argument = click.argument("archive", type=click.Path(path_type=Path))
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """A duration option (``30s``, ``5m``, ``250ms``, ``1h``, or seconds) as int µs."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
 
 
 @contextmanager
@@ -111,9 +123,10 @@ def _default_out() -> Path:
 
 def _report_demo(console: Console, result: DemoResult) -> None:
     png = plot_windows(
-        result.windows,
+        [Series(name, name, windows) for name, windows in result.windows.items()],
         result.out / "windows.png",
         window_us=result.window_us,
+        step_us=result.window_us,
         origin_us=result.origin_us,
         title="Demo A/B study: single gpt-4 vs. 3-model ensemble",
         shaded=result.pause_us,
@@ -181,23 +194,70 @@ def compare(baseline: Path, treatment: Path) -> None:
     show_default=True,
     help="The image to write: .png, .svg, .pdf, .jpg or .jpeg.",
 )
-def plot(archives: tuple[Path, ...], output: Path) -> None:
-    """Plot windowed latency, cost and success rate of one or more archives."""
+@click.option(
+    "--window",
+    "window_us",
+    callback=_duration,
+    default=None,
+    help="Window length, such as 30s, 5m or 90 (seconds).  [default: about 1/30 of the span]",
+)
+@click.option(
+    "--step",
+    "step_us",
+    callback=_duration,
+    default=None,
+    help="Time between window starts; shorter than --window for sliding windows.  "
+    "[default: the window]",
+)
+def plot(
+    archives: tuple[Path, ...], output: Path, window_us: int | None, step_us: int | None
+) -> None:
+    """Plot windowed latency, cost and success rate of one or more archives.
+
+    Only complete windows are drawn; the lines are sorted and coloured by condition.
+    """
+    if window_us is not None and step_us is not None and step_us > window_us:
+        raise click.BadParameter(
+            f"--step {format_duration(step_us)} is longer than --window "
+            f"{format_duration(window_us)}; windows would leave gaps",
+            param_hint="'--step'",
+        )
     with _one_line_errors():
         check_image_path(output)
 
     async def run() -> None:
         async with Runtime() as rt:
             experiments = await load_archives(rt, archives)
-            series, window_us, origin_us = await windows_of(rt, experiments)
-        names = ", ".join(experiment.name for experiment in experiments)
+            plan = await plan_series(
+                rt,
+                list(zip(archives, experiments, strict=True)),
+                window_us=window_us,
+                step_us=step_us,
+            )
+        for warning in plan.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        names = ", ".join(one.label for one in plan.series)
         with writing(output):
             plot_windows(
-                series, output, window_us=window_us, origin_us=origin_us, title=f"Windows: {names}"
+                plan.series,
+                output,
+                window_us=plan.window_us,
+                step_us=plan.step_us,
+                origin_us=plan.origin_us,
+                title=f"Windows: {names}",
             )
-        click.echo(f"wrote {output}")
+        counts = ", ".join(f"{one.label}: {_windows_count(one)}" for one in plan.series)
+        click.echo(
+            f"wrote {output}: windows of {format_duration(plan.window_us)} every "
+            f"{format_duration(plan.step_us)}; {counts}"
+        )
 
     _run(run)
+
+
+def _windows_count(series: Series) -> str:
+    count = len(series.windows)
+    return f"{count:,} window" if count == 1 else f"{count:,} windows"
 
 
 @cli.command()

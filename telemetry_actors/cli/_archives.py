@@ -1,4 +1,4 @@
-"""Loading archive files for the CLI commands, and the windows they plot.
+"""Loading archive files for the CLI commands.
 
 Every failure to load becomes an :class:`ArchiveError` whose message is one
 line naming the file, so the CLI can print it without a traceback.
@@ -12,10 +12,10 @@ from typing import Any
 
 import msgspec
 
-from .. import Experiment, Runtime, WindowMetrics
+from .. import Experiment, Runtime
 from ._errors import ArchiveError
 
-__all__ = ["choose_window_us", "label_of", "load_archives", "windows_of"]
+__all__ = ["label_of", "load_archives"]
 
 
 #: The columns by which an export (CSV or JSON Lines) is told from other files.
@@ -124,33 +124,3 @@ def label_of(experiment: Experiment) -> str:
     if experiment.condition == "default":
         return experiment.name
     return f"{experiment.name} ({experiment.condition})"
-
-
-def choose_window_us(span_us: int, windows: int = 30) -> int:
-    """A window size in whole seconds (at least one) that cuts ``span_us`` into ``windows``."""
-    return max(1_000_000, span_us // windows // 1_000_000 * 1_000_000)
-
-
-async def windows_of(
-    rt: Runtime, experiments: Sequence[Experiment]
-) -> tuple[dict[str, list[WindowMetrics]], int, int]:
-    """Windowed metrics of each experiment over their common time span.
-
-    Returns:
-        ``(label -> windows, window_us, origin_us)``, the window size chosen to
-        cut the whole span into about 30 windows and ``origin_us`` its start.
-    """
-    ranges = []
-    for experiment in experiments:
-        time_range = (await rt.calculate_metrics(experiment.id)).summary.time_range
-        if time_range is not None:
-            ranges.append(time_range)
-    if not ranges:
-        return {label_of(experiment): [] for experiment in experiments}, 1_000_000, 0
-    origin = min(start for start, _ in ranges)
-    window_us = choose_window_us(max(end for _, end in ranges) - origin)
-    series = {
-        label_of(experiment): await rt.windowed_metrics(experiment.id, window_us, window_us)
-        for experiment in experiments
-    }
-    return series, window_us, origin

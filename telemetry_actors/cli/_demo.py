@@ -26,9 +26,9 @@ import msgspec
 
 from .. import Comparison, Experiment, Runtime, WindowMetrics
 from ._agents import CONDITIONS, agent
-from ._archives import choose_window_us
 from ._pacing import FramePacer
 from ._simclock import SimulatedClock
+from ._windows import choose_window_us, complete_windows
 
 __all__ = [
     "TIME_SCALE",
@@ -286,12 +286,10 @@ async def _finish(study: _Study) -> DemoResult:
     window_us = choose_window_us(study.span_us)
     end_us = study.origin_us + study.span_us
     windows = {
-        # Leave out the tail of queries still in flight at the end: windows mostly after it.
-        condition.name: [
-            window
-            for window in await rt.windowed_metrics(experiment_id, window_us, window_us)
-            if window.window_start + window_us // 2 < end_us
-        ]
+        # Windows of the study only: not the tail of queries still in flight at its end.
+        condition.name: complete_windows(
+            await rt.windowed_metrics(experiment_id, window_us, window_us), end_us
+        )
         for condition, experiment_id in zip(CONDITIONS, ids, strict=True)
     }
     assert study.trace is not None
