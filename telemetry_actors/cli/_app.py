@@ -55,6 +55,31 @@ def _one_line_errors() -> Iterator[None]:
         raise click.ClickException(str(error)) from None
 
 
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for exception in group.exceptions:
+        if isinstance(exception, BaseExceptionGroup):
+            yield from _leaves(exception)
+        else:
+            yield exception
+
+
+@contextmanager
+def _ungrouped() -> Iterator[None]:
+    """Raise a lone exception out of a task group as itself.
+
+    The demo reports progress from inside its agents' task group, so rich's
+    ``SystemExit`` on a closed pipe (``demo --no-live | head``) or a write
+    error would otherwise end in an exception-group traceback.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        leaves = list(_leaves(group))
+        if len(leaves) == 1:
+            raise leaves[0] from None
+        raise
+
+
 def _run(function: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine function, with one-line messages for the errors a user can cause."""
     with _one_line_errors():
@@ -108,7 +133,7 @@ def demo(duration: float, agents: int, seed: int, out: Path | None, no_live: boo
     )
     reporter = LiveView(console) if live else LogLines(console)
     with _one_line_errors(), writing(None):
-        with reporter:
+        with reporter, _ungrouped():
             result = anyio.run(run_demo, config, reporter.update)
         _report_demo(console, result)
 

@@ -164,8 +164,10 @@ class _Study:
 async def run_demo(config: DemoConfig, on_progress: ProgressCallback | None = None) -> DemoResult:
     """Run the simulated A/B study and write its files into ``config.out``.
 
-    ``on_progress`` is called after each frame of simulated time and once at
-    the end. Same ``seed``, ``agents`` and ``duration``: same numbers.
+    ``on_progress`` is called after each frame of simulated time, when the
+    queries still in flight are finishing, when the files are being written
+    (experiments stopped) and when all is done (experiments archived).
+    Same ``seed``, ``agents`` and ``duration``: same numbers.
 
     Raises:
         ValueError: fewer than two agents or a non-positive duration.
@@ -190,9 +192,7 @@ async def run_demo(config: DemoConfig, on_progress: ProgressCallback | None = No
                 end_us = origin_us + span_us
                 await clock.spawn(agents, agent, index, condition, clock, rng, end_us)
             await _drive(study, report)
-        study.phase = "writing files"
-        report(await _progress(study))
-        return await _finish(study)
+        return await _finish(study, report)
 
 
 def _ignore(progress: Progress) -> None:
@@ -277,11 +277,14 @@ async def _progress(study: _Study) -> Progress:
     )
 
 
-async def _finish(study: _Study) -> DemoResult:
+async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
+    """Stop, compare and write; the last reports show the experiments stopped, then archived."""
     rt, out = study.rt, study.config.out
     ids = [experiment.id for experiment in study.experiments]
     for experiment_id in ids:
         await rt.stop_experiment(experiment_id)
+    study.phase = "writing files"
+    report(await _progress(study))
     comparison = await rt.compare_experiments(ids)
     window_us = choose_window_us(study.span_us)
     end_us = study.origin_us + study.span_us
@@ -306,6 +309,8 @@ async def _finish(study: _Study) -> DemoResult:
         )
     experiments = tuple([await rt.get_experiment(experiment_id) for experiment_id in ids])
     files.append(_write_summary(study, experiments, comparison, trace))
+    study.phase = "done"
+    report(await _progress(study))
     pause_frame, resume_frame = study.pause_frames
     return DemoResult(
         out=out,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from click.testing import Result
 from telemetry_actors import Runtime
 
 from .helpers import (
+    DEMO_ARGS,
     PNG_SIGNATURE,
     assert_one_line_error,
     invoke,
@@ -56,14 +58,14 @@ def test_demo_writes_every_file(demo_run: tuple[Path, Result]) -> None:
     assert png.startswith(PNG_SIGNATURE)
     assert len(png) > 20_000  # three panels with lines, not an empty canvas
     assert f"Output folder: {out}" in result.stdout
-    assert "paused: single:" in result.stdout  # the log line of the pause
+    assert "] 00:24 paused\n  single:" in result.stdout  # the log line of the pause
 
 
 def test_demo_shows_the_runtime_observing_itself(demo_run: tuple[Path, Result]) -> None:
-    # Each progress line reports the actors' own figures from rt.statistics().
+    # Each progress report shows the actors' own figures from rt.statistics().
     lines = [line for line in demo_run[1].stdout.splitlines() if "mailbox max" in line]
-    assert lines
-    assert all("0 restarts" in line and "actor busy" in line for line in lines)
+    assert len(lines) == 2 * sum(line.startswith("[") for line in demo_run[1].stdout.splitlines())
+    assert all(re.search(r"^ {12}actor busy \d+ ms, .* 0 restarts$", line) for line in lines)
 
 
 def test_demo_prints_the_comparison(demo_run: tuple[Path, Result]) -> None:
@@ -219,3 +221,24 @@ def test_missing_cli_extra_is_a_one_line_hint() -> None:
         "telemetry-actors: the command line needs the 'cli' extra (click is not installed); "
         "install it with: pip install 'telemetry-actors[cli]'"
     ]
+
+
+def test_demo_piped_into_a_reader_that_stops_early(tmp_path: Path) -> None:
+    # As `telemetry-actors demo --no-live | head -1`: the pipe closes mid-study.
+    args = [*DEMO_ARGS[:3], "5", "--agents", "32", "--out", str(tmp_path / "out")]
+    with subprocess.Popen(
+        [sys.executable, "-m", "telemetry_actors", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=subprocess_env(),
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        assert process.stdout.readline().startswith(b"telemetry-actors demo: 32 agents")
+        for line in process.stdout:
+            if line.startswith(b"mailbox: "):  # the legend's end
+                break
+        process.stdout.close()  # before the progress reports, which come from a task group
+        stderr = process.stderr.read().decode()
+    assert stderr == ""
+    assert process.returncode == 1
