@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 import msgspec
 
-from .. import Comparison, Experiment, Runtime, WindowMetrics
+from .. import Comparison, Experiment, Metrics, Runtime, WindowMetrics
 from ._agents import CONDITIONS, agent
 from ._pacing import FramePacer
 from ._simclock import SimulatedClock
@@ -338,6 +338,31 @@ def _trace_summary(events: dict[str, int]) -> TraceSummary:
     )
 
 
+def _condition_summary(condition: str, metrics: Metrics) -> dict[str, Any]:
+    """Requests counted as queries, cost per query and per billed call, and the metrics.
+
+    The library counts every event in ``reliability.total_requests``; here it
+    counts the queries completed (``ab.<condition>.request.stop``, each with
+    its outcome), so that ``successful + failed == total_requests``. Queries
+    sent (``request.start``) can differ by the queries in flight at the pause:
+    one sent while collection was paused is completed after it. Cost per
+    query divides by the queries completed too: a query's calls are billed
+    when they end, so cost and completions fall in the same collected time.
+    """
+    prefix = f"ab.{condition}"
+    sent = metrics.events.get(f"{prefix}.request.start", 0)
+    completed = metrics.events.get(f"{prefix}.request.stop", 0)
+    billed = metrics.events.get(f"{prefix}.usage.billed", 0)
+    total = metrics.cost.total
+    reliability = msgspec.structs.replace(metrics.reliability, total_requests=completed)
+    return {
+        "requests": {"queries_sent": sent, "queries_completed": completed, "billed_calls": billed},
+        "cost_per_query_usd": total / completed if completed else None,
+        "cost_per_billed_call_usd": total / billed if billed else None,
+        "metrics": msgspec.structs.replace(metrics, reliability=reliability),
+    }
+
+
 def _write_summary(
     study: _Study,
     experiments: tuple[Experiment, ...],
@@ -354,7 +379,7 @@ def _write_summary(
             experiment.condition: {
                 "experiment_id": experiment.id,
                 "archive": f"{experiment.name}.archive.jsonl",
-                "metrics": comparison.individual[experiment.id],
+                **_condition_summary(experiment.condition, comparison.individual[experiment.id]),
             }
             for experiment in experiments
         },
