@@ -46,6 +46,21 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(str(error), ctx, param) from None
 
 
+#: The longest demo: an hour of wall-clock time, 60 hours of simulated traffic.
+MAX_DURATION_S = 3600
+#: The most agents; a sanity bound, like the duration's (memory grows with both).
+MAX_AGENTS = 10_000
+
+
+def _demo_duration(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    # click.FloatRange lets NaN through (every comparison with it is false).
+    if not 0.1 <= value <= MAX_DURATION_S:
+        raise click.BadParameter(
+            f"{value:g} is not between 0.1 and {MAX_DURATION_S} seconds", ctx, param
+        )
+    return value
+
+
 @contextmanager
 def _one_line_errors() -> Iterator[None]:
     """Turn the errors a user can cause into click's one-line ``Error: ...`` and exit 1."""
@@ -95,17 +110,19 @@ def cli() -> None:
 @cli.command()
 @click.option(
     "--duration",
-    type=click.FloatRange(min=0.1),
+    type=float,
+    callback=_demo_duration,
     default=15.0,
     show_default=True,
-    help=f"Wall-clock seconds; each one simulates {TIME_SCALE} s of traffic.",
+    help=f"Wall-clock seconds (0.1 to {MAX_DURATION_S:,}); each simulates {TIME_SCALE} s of "
+    "traffic. Memory grows with duration x agents.",
 )
 @click.option(
     "--agents",
-    type=click.IntRange(min=2),
+    type=click.IntRange(min=2, max=MAX_AGENTS),
     default=32,
     show_default=True,
-    help="Simulated agents, split between the two conditions.",
+    help=f"Simulated agents (2 to {MAX_AGENTS:,}), split between the two conditions.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same numbers.")
 @click.option(
@@ -126,8 +143,9 @@ def demo(duration: float, agents: int, seed: int, out: Path | None, no_live: boo
         prepare_folder(out)
     config = DemoConfig(out=out, duration=duration, agents=agents, seed=seed, paced=live)
     console.print(
-        f"[bold]telemetry-actors demo[/]: {agents} agents, {duration * TIME_SCALE / 60:g} "
-        f"simulated minutes of traffic, seed {seed}. Conditions: [bold]single[/] (gpt-4) "
+        f"[bold]telemetry-actors demo[/]: {agents} agents, "
+        f"{format_duration(round(duration * TIME_SCALE * 1_000_000))} of simulated traffic, "
+        f"seed {seed}. Conditions: [bold]single[/] (gpt-4) "
         "and [bold]ensemble[/] (claude-3-sonnet, gpt-3.5-turbo, gemini-2.0-flash-exp "
         "with a majority vote). The A/B experiments are paused from 45% to 55%."
     )

@@ -242,3 +242,27 @@ def test_demo_piped_into_a_reader_that_stops_early(tmp_path: Path) -> None:
         stderr = process.stderr.read().decode()
     assert stderr == ""
     assert process.returncode == 1
+
+
+@pytest.mark.parametrize("duration", ["nan", "inf", "-inf", "0", "3601"])
+def test_demo_refuses_a_duration_it_cannot_run(duration: str, tmp_path: Path) -> None:
+    result = invoke("demo", "--no-live", "--duration", duration, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert f"Invalid value for '--duration': {duration} is not " in result.stderr
+    assert "between 0.1 and 3600 seconds" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_demo_says_how_much_traffic_it_simulates(demo_run: tuple[Path, Result]) -> None:
+    assert demo_run[1].stdout.startswith(
+        "telemetry-actors demo: 4 agents, 1 min of simulated traffic, seed 1."
+    )
+
+
+@pytest.mark.parametrize("agents", ["1", "10001"])
+def test_demo_refuses_an_agent_count_out_of_range(agents: str, tmp_path: Path) -> None:
+    result = invoke("demo", "--no-live", "--agents", agents, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert f"Invalid value for '--agents': {agents} is not in the range 2<=x<=10000" in (
+        result.stderr
+    )
