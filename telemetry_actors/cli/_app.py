@@ -241,6 +241,7 @@ def compare(baseline: Path, treatment: Path) -> None:
     "--window",
     "window_us",
     callback=_duration,
+    metavar="DURATION",
     default=None,
     help="Window length, such as 30s, 5m or 90 (seconds).  [default: about 1/30 of the span]",
 )
@@ -248,6 +249,7 @@ def compare(baseline: Path, treatment: Path) -> None:
     "--step",
     "step_us",
     callback=_duration,
+    metavar="DURATION",
     default=None,
     help="Time between window starts; shorter than --window for sliding windows.  "
     "[default: the window]",
