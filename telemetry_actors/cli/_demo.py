@@ -344,8 +344,9 @@ def _condition_summary(condition: str, metrics: Metrics) -> dict[str, Any]:
     The library counts every event in ``reliability.total_requests``; here it
     counts the queries completed (``ab.<condition>.request.stop``, each with
     its outcome), so that ``successful + failed == total_requests``. Queries
-    sent (``request.start``) can differ by the queries in flight at the pause:
-    one sent while collection was paused is completed after it. Cost per
+    sent (``request.start``) differ by the queries in flight around the pause:
+    one sent before it and completed during it counts only as sent, one sent
+    during it and completed after it only as completed. Cost per
     query divides by the queries completed too: a query's calls are billed
     when they end, so cost and completions fall in the same collected time.
     """
