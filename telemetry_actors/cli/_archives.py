@@ -22,7 +22,8 @@ __all__ = ["label_of", "load_archives"]
 _EXPORT_COLUMNS = frozenset({"event_id", "experiment_id", "event_name"})
 _NOT_AN_ARCHIVE = (
     "{path} looks like a {kind} export{detail}, not an archive; archives start with an "
-    "experiment_metadata line: write one with rt.archive(id), as the demo does (*.archive.jsonl)"
+    "experiment_metadata line: write one with rt.archive(id), as the demo does "
+    "(*.archive.jsonl); telemetry-actors export turns archives into exports, not back"
 )
 _GIVEN_TWICE = "{path} is given twice; compare and plot need archives of different experiments"
 _SAME_EXPERIMENT = (

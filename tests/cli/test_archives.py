@@ -51,7 +51,8 @@ def test_a_json_lines_export_instead_of_an_archive(out: Path, command: str) -> N
     assert line == (
         f"Error: {export} looks like a JSON Lines export (one event per line), not an archive; "
         "archives start with an experiment_metadata line: write one with rt.archive(id), "
-        "as the demo does (*.archive.jsonl)"
+        "as the demo does (*.archive.jsonl); telemetry-actors export turns archives into "
+        "exports, not back"
     )
 
 
