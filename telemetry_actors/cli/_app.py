@@ -1,13 +1,15 @@
 """The ``telemetry-actors`` command line: demo, summarize, compare, plot, export.
 
-Errors a user can cause (a missing or corrupt archive, an empty experiment)
-end with a one-line ``Error: ...`` on stderr and exit status 1.
+Errors a user can cause (a missing or corrupt archive, an empty experiment,
+an output path that cannot be written) end with a one-line ``Error: ...`` on
+stderr and exit status 1.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,11 +18,15 @@ import click
 from rich.console import Console
 
 from .. import NoEventsError, Runtime, __version__
-from ._archives import ArchiveError, label_of, load_archives, windows_of
+from ._archives import label_of, load_archives
 from ._demo import TIME_SCALE, DemoConfig, DemoResult, run_demo
+from ._durations import format_duration, parse_duration
+from ._errors import CommandLineError
 from ._live import LiveView, LogLines
+from ._outputs import check_image_path, check_output_file, prepare_folder, writing
 from ._plot import plot_windows
 from ._tables import comparison_table, experiment_table, metrics_table
+from ._windows import Series, plan_series
 
 __all__ = ["cli", "main"]
 
@@ -30,14 +36,69 @@ T = TypeVar("T")
 _archive_argument = click.argument("archive", type=click.Path(path_type=Path))
 
 
-def _run(function: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine function; turn the errors a user can cause into one-line messages."""
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """A duration option (``30s``, ``5m``, ``250ms``, ``1h``, or seconds) as int µs."""
+    if value is None:
+        return None
     try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
+#: The longest demo: an hour of wall-clock time, 60 hours of simulated traffic.
+MAX_DURATION_S = 3600
+#: The most agents; a sanity bound, like the duration's (memory grows with both).
+MAX_AGENTS = 10_000
+
+
+def _demo_duration(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    # click.FloatRange lets NaN through (every comparison with it is false).
+    if not 0.1 <= value <= MAX_DURATION_S:
+        raise click.BadParameter(
+            f"{value:g} is not between 0.1 and {MAX_DURATION_S} seconds", ctx, param
+        )
+    return value
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Turn the errors a user can cause into click's one-line ``Error: ...`` and exit 1."""
+    try:
+        yield
+    except (CommandLineError, NoEventsError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for exception in group.exceptions:
+        if isinstance(exception, BaseExceptionGroup):
+            yield from _leaves(exception)
+        else:
+            yield exception
+
+
+@contextmanager
+def _ungrouped() -> Iterator[None]:
+    """Raise a lone exception out of a task group as itself.
+
+    The demo reports progress from inside its agents' task group, so rich's
+    ``SystemExit`` on a closed pipe (``demo --no-live | head``) or a write
+    error would otherwise end in an exception-group traceback.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        leaves = list(_leaves(group))
+        if len(leaves) == 1:
+            raise leaves[0] from None
+        raise
+
+
+def _run(function: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine function, with one-line messages for the errors a user can cause."""
+    with _one_line_errors():
         return anyio.run(function)
-    except ArchiveError as error:
-        raise click.ClickException(str(error)) from None
-    except NoEventsError as error:
-        raise click.ClickException(str(error)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,22 +110,24 @@ def cli() -> None:
 @cli.command()
 @click.option(
     "--duration",
-    type=click.FloatRange(min=0.1),
+    type=float,
+    callback=_demo_duration,
     default=15.0,
     show_default=True,
-    help=f"Wall-clock seconds; each one simulates {TIME_SCALE} s of traffic.",
+    help=f"Wall-clock seconds (0.1 to {MAX_DURATION_S:,}); each simulates {TIME_SCALE} s of "
+    "traffic. Memory grows with duration x agents.",
 )
 @click.option(
     "--agents",
-    type=click.IntRange(min=2),
+    type=click.IntRange(min=2, max=MAX_AGENTS),
     default=32,
     show_default=True,
-    help="Simulated agents, split between the two conditions.",
+    help=f"Simulated agents (2 to {MAX_AGENTS:,}), split between the two conditions.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same numbers.")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # checked by prepare_folder, for a one-line error
     default=None,
     help="Output folder.  [default: exports/demo-<date>-<time>]",
 )
@@ -76,17 +139,21 @@ def demo(duration: float, agents: int, seed: int, out: Path | None, no_live: boo
     console = Console(highlight=False)
     live = not no_live and console.is_terminal
     out = out if out is not None else _default_out()
+    with _one_line_errors():
+        prepare_folder(out)
     config = DemoConfig(out=out, duration=duration, agents=agents, seed=seed, paced=live)
     console.print(
-        f"[bold]telemetry-actors demo[/]: {agents} agents, {duration * TIME_SCALE / 60:g} "
-        f"simulated minutes of traffic, seed {seed}. Conditions: [bold]single[/] (gpt-4) "
+        f"[bold]telemetry-actors demo[/]: {agents} agents, "
+        f"{format_duration(round(duration * TIME_SCALE * 1_000_000))} of simulated traffic, "
+        f"seed {seed}. Conditions: [bold]single[/] (gpt-4) "
         "and [bold]ensemble[/] (claude-3-sonnet, gpt-3.5-turbo, gemini-2.0-flash-exp "
         "with a majority vote). The A/B experiments are paused from 45% to 55%."
     )
     reporter = LiveView(console) if live else LogLines(console)
-    with reporter:
-        result = anyio.run(run_demo, config, reporter.update)
-    _report_demo(console, result)
+    with _one_line_errors(), writing(None):
+        with reporter, _ungrouped():
+            result = anyio.run(run_demo, config, reporter.update)
+        _report_demo(console, result)
 
 
 def _default_out() -> Path:
@@ -99,9 +166,10 @@ def _default_out() -> Path:
 
 def _report_demo(console: Console, result: DemoResult) -> None:
     png = plot_windows(
-        result.windows,
+        [Series(name, name, windows) for name, windows in result.windows.items()],
         result.out / "windows.png",
         window_us=result.window_us,
+        step_us=result.window_us,
         origin_us=result.origin_us,
         title="Demo A/B study: single gpt-4 vs. 3-model ensemble",
         shaded=result.pause_us,
@@ -164,25 +232,77 @@ def compare(baseline: Path, treatment: Path) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # checked by check_image_path, for a one-line error
     default=Path("windows.png"),
     show_default=True,
-    help="The PNG to write.",
+    help="The image to write: .png, .svg, .pdf, .jpg or .jpeg.",
 )
-def plot(archives: tuple[Path, ...], output: Path) -> None:
-    """Plot windowed latency, cost and success rate of one or more archives."""
+@click.option(
+    "--window",
+    "window_us",
+    callback=_duration,
+    metavar="DURATION",
+    default=None,
+    help="Window length, such as 30s, 5m or 90 (seconds).  [default: about 1/30 of the span]",
+)
+@click.option(
+    "--step",
+    "step_us",
+    callback=_duration,
+    metavar="DURATION",
+    default=None,
+    help="Time between window starts; shorter than --window for sliding windows.  "
+    "[default: the window]",
+)
+def plot(
+    archives: tuple[Path, ...], output: Path, window_us: int | None, step_us: int | None
+) -> None:
+    """Plot windowed latency, cost and success rate of one or more archives.
+
+    Only complete windows are drawn; the lines are sorted and coloured by condition.
+    """
+    if window_us is not None and step_us is not None and step_us > window_us:
+        raise click.BadParameter(
+            f"--step {format_duration(step_us)} is longer than --window "
+            f"{format_duration(window_us)}; windows would leave gaps",
+            param_hint="'--step'",
+        )
+    with _one_line_errors():
+        check_image_path(output)
 
     async def run() -> None:
         async with Runtime() as rt:
             experiments = await load_archives(rt, archives)
-            series, window_us, origin_us = await windows_of(rt, experiments)
-        names = ", ".join(experiment.name for experiment in experiments)
-        plot_windows(
-            series, output, window_us=window_us, origin_us=origin_us, title=f"Windows: {names}"
+            plan = await plan_series(
+                rt,
+                list(zip(archives, experiments, strict=True)),
+                window_us=window_us,
+                step_us=step_us,
+            )
+        for warning in plan.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        names = ", ".join(one.label for one in plan.series)
+        with writing(output):
+            plot_windows(
+                plan.series,
+                output,
+                window_us=plan.window_us,
+                step_us=plan.step_us,
+                origin_us=plan.origin_us,
+                title=f"Windows: {names}",
+            )
+        counts = ", ".join(f"{one.label}: {_windows_count(one)}" for one in plan.series)
+        click.echo(
+            f"wrote {output}: windows of {format_duration(plan.window_us)} every "
+            f"{format_duration(plan.step_us)}; {counts}"
         )
-        click.echo(f"wrote {output}")
 
     _run(run)
+
+
+def _windows_count(series: Series) -> str:
+    count = len(series.windows)
+    return f"{count:,} window" if count == 1 else f"{count:,} windows"
 
 
 @cli.command()
@@ -198,17 +318,21 @@ def plot(archives: tuple[Path, ...], output: Path) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # checked by check_output_file, for a one-line error
     default=None,
     help="The file to write.  [default: exports/<name>_<unix seconds>.<format>]",
 )
 def export(archive: Path, format_: str, output: Path | None) -> None:
     """Export the events of an archive as CSV or JSON Lines."""
+    if output is not None:
+        with _one_line_errors():
+            check_output_file(output)
 
     async def run() -> None:
         async with Runtime() as rt:
             (experiment,) = await load_archives(rt, [archive])
-            path = await rt.export(experiment.id, format_, path=output)
+            with writing(output):
+                path = await rt.export(experiment.id, format_, path=output)
         click.echo(f"wrote {path}")
 
     _run(run)

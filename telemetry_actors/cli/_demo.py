@@ -24,10 +24,11 @@ from typing import Any
 import anyio
 import msgspec
 
-from .. import Comparison, Experiment, Runtime, WindowMetrics
+from .. import Comparison, Experiment, Metrics, Runtime, WindowMetrics
 from ._agents import CONDITIONS, agent
-from ._archives import choose_window_us
+from ._pacing import FramePacer
 from ._simclock import SimulatedClock
+from ._windows import choose_window_us, complete_windows
 
 __all__ = [
     "TIME_SCALE",
@@ -163,8 +164,10 @@ class _Study:
 async def run_demo(config: DemoConfig, on_progress: ProgressCallback | None = None) -> DemoResult:
     """Run the simulated A/B study and write its files into ``config.out``.
 
-    ``on_progress`` is called after each frame of simulated time and once at
-    the end. Same ``seed``, ``agents`` and ``duration``: same numbers.
+    ``on_progress`` is called after each frame of simulated time, when the
+    queries still in flight are finishing, when the files are being written
+    (experiments stopped) and when all is done (experiments archived).
+    Same ``seed``, ``agents`` and ``duration``: same numbers.
 
     Raises:
         ValueError: fewer than two agents or a non-positive duration.
@@ -189,9 +192,7 @@ async def run_demo(config: DemoConfig, on_progress: ProgressCallback | None = No
                 end_us = origin_us + span_us
                 await clock.spawn(agents, agent, index, condition, clock, rng, end_us)
             await _drive(study, report)
-        study.phase = "writing files"
-        report(await _progress(study))
-        return await _finish(study)
+        return await _finish(study, report)
 
 
 def _ignore(progress: Progress) -> None:
@@ -222,7 +223,7 @@ async def _drive(study: _Study, report: ProgressCallback) -> None:
     """Advance simulated time frame by frame, pausing the A/B experiments once."""
     frames = study.frames
     pause_frame, resume_frame = study.pause_frames
-    wall_start, wall_per_frame = time.monotonic(), study.config.duration / frames
+    pacer = FramePacer(study.config.duration / frames)  # a late frame skips ahead
     for frame in range(1, frames + 1):
         await study.clock.run_until(study.frame_us(frame))
         if frame == pause_frame:
@@ -235,7 +236,7 @@ async def _drive(study: _Study, report: ProgressCallback) -> None:
             study.phase = "running"
         report(await _progress(study))
         if study.config.paced:
-            await anyio.sleep(wall_start + wall_per_frame * frame - time.monotonic())
+            await anyio.sleep(pacer.delay())
     study.phase = "finishing queries in flight"
     report(await _progress(study))
     await study.clock.run_all()
@@ -276,21 +277,22 @@ async def _progress(study: _Study) -> Progress:
     )
 
 
-async def _finish(study: _Study) -> DemoResult:
+async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
+    """Stop, compare and write; the last reports show the experiments stopped, then archived."""
     rt, out = study.rt, study.config.out
     ids = [experiment.id for experiment in study.experiments]
     for experiment_id in ids:
         await rt.stop_experiment(experiment_id)
+    study.phase = "writing files"
+    report(await _progress(study))
     comparison = await rt.compare_experiments(ids)
     window_us = choose_window_us(study.span_us)
     end_us = study.origin_us + study.span_us
     windows = {
-        # Leave out the tail of queries still in flight at the end: windows mostly after it.
-        condition.name: [
-            window
-            for window in await rt.windowed_metrics(experiment_id, window_us, window_us)
-            if window.window_start + window_us // 2 < end_us
-        ]
+        # Windows of the study only: not the tail of queries still in flight at its end.
+        condition.name: complete_windows(
+            await rt.windowed_metrics(experiment_id, window_us, window_us), end_us
+        )
         for condition, experiment_id in zip(CONDITIONS, ids, strict=True)
     }
     assert study.trace is not None
@@ -307,6 +309,8 @@ async def _finish(study: _Study) -> DemoResult:
         )
     experiments = tuple([await rt.get_experiment(experiment_id) for experiment_id in ids])
     files.append(_write_summary(study, experiments, comparison, trace))
+    study.phase = "done"
+    report(await _progress(study))
     pause_frame, resume_frame = study.pause_frames
     return DemoResult(
         out=out,
@@ -334,6 +338,32 @@ def _trace_summary(events: dict[str, int]) -> TraceSummary:
     )
 
 
+def _condition_summary(condition: str, metrics: Metrics) -> dict[str, Any]:
+    """Requests counted as queries, cost per query and per billed call, and the metrics.
+
+    The library counts every event in ``reliability.total_requests``; here it
+    counts the queries completed (``ab.<condition>.request.stop``, each with
+    its outcome), so that ``successful + failed == total_requests``. Queries
+    sent (``request.start``) differ by the queries in flight around the pause:
+    one sent before it and completed during it counts only as sent, one sent
+    during it and completed after it only as completed. Cost per
+    query divides by the queries completed too: a query's calls are billed
+    when they end, so cost and completions fall in the same collected time.
+    """
+    prefix = f"ab.{condition}"
+    sent = metrics.events.get(f"{prefix}.request.start", 0)
+    completed = metrics.events.get(f"{prefix}.request.stop", 0)
+    billed = metrics.events.get(f"{prefix}.usage.billed", 0)
+    total = metrics.cost.total
+    reliability = msgspec.structs.replace(metrics.reliability, total_requests=completed)
+    return {
+        "requests": {"queries_sent": sent, "queries_completed": completed, "billed_calls": billed},
+        "cost_per_query_usd": total / completed if completed else None,
+        "cost_per_billed_call_usd": total / billed if billed else None,
+        "metrics": msgspec.structs.replace(metrics, reliability=reliability),
+    }
+
+
 def _write_summary(
     study: _Study,
     experiments: tuple[Experiment, ...],
@@ -350,7 +380,7 @@ def _write_summary(
             experiment.condition: {
                 "experiment_id": experiment.id,
                 "archive": f"{experiment.name}.archive.jsonl",
-                "metrics": comparison.individual[experiment.id],
+                **_condition_summary(experiment.condition, comparison.individual[experiment.id]),
             }
             for experiment in experiments
         },

@@ -1,7 +1,8 @@
 """Showing the demo's progress: a rich live view, or plain log lines for CI.
 
 Both are context managers with an ``update(progress)`` method to pass as the
-demo's ``on_progress`` callback.
+demo's ``on_progress`` callback. Both explain "actor busy" (:data:`LEGEND`),
+and every log line stays under 120 characters.
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ from rich.table import Table
 from ._demo import ConditionView, Progress
 from ._tables import format_ms, format_pct, format_usd
 
-__all__ = ["LiveView", "LogLines"]
+__all__ = ["LEGEND", "LiveView", "LogLines"]
+
+#: What the runtime's own figures mean, under the live table and atop the log lines.
+LEGEND = (
+    "actor busy: time each experiment's actor spent handling its mailbox (storing, counting, "
+    "answering queries).",
+    "mailbox: events waiting for the actor now (the most seen); dropped: events lost to a full "
+    "mailbox.",
+)
+#: A crash reason longer than this is cut, so that a log line stays under 120 characters.
+_CRASH_CHARACTERS = 100
 
 
 def _clock_text(seconds: float) -> str:
@@ -30,7 +41,9 @@ def _clock_text(seconds: float) -> str:
 
 def _conditions_table(progress: Progress) -> Table:
     """Metrics as rows and conditions as columns, so it fits a narrow terminal."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        box=box.SIMPLE_HEAD, pad_edge=False, caption="\n".join(LEGEND), caption_justify="left"
+    )
     table.add_column("")
     for view in progress.conditions:
         table.add_column(view.condition, justify="right")
@@ -55,6 +68,10 @@ def _conditions_table(progress: Progress) -> Table:
 
 def _status(view: ConditionView) -> str:
     return f"[yellow]{view.status}[/]" if view.status == "paused" else view.status
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class LiveView:
@@ -104,40 +121,52 @@ def _restarts(view: ConditionView) -> str:
     return f"{view.restarts} (last: {view.last_crash})"
 
 
-def _condition_text(view: ConditionView) -> str:
-    return (
-        f"{view.condition}: {view.queries:,} queries, mean {format_ms(view.mean_latency_ms)}, "
+def _condition_lines(view: ConditionView) -> list[str]:
+    """Two lines (three after a crash) of under 120 characters, even with huge numbers."""
+    name = f"{view.condition}:"
+    lines = [
+        f"  {name:<10}{view.queries:,} queries, mean {format_ms(view.mean_latency_ms)}, "
         f"p95 {format_ms(view.p95_latency_ms)}, {format_usd(view.cost_usd)}, "
-        f"{format_pct(view.success_rate)} ok, {view.dropped} dropped, "
-        f"mailbox max {view.mailbox_high_water}, {view.restarts} restarts, "
-        f"actor busy {view.actor_seconds * 1000:,.0f} ms"
-    )
+        f"{format_pct(view.success_rate)} ok",
+        f"  {'':<10}actor busy {view.actor_seconds * 1000:,.0f} ms, mailbox max "
+        f"{view.mailbox_high_water:,}, {view.dropped:,} dropped, {view.restarts:,} restarts",
+    ]
+    if view.last_crash is not None:
+        lines.append(f"  {'':<10}last crash: {_shorten(view.last_crash, _CRASH_CHARACTERS)}")
+    return lines
 
 
 class LogLines:
-    """One plain line per tenth of the study and per change of phase (logs, CI)."""
+    """A few plain lines per tenth of the study and per change of phase (logs, CI).
+
+    Each report is a line ``[ 50%] 07:30 paused``, then two lines per
+    condition; each line is under 120 characters.
+    """
 
     def __init__(self, console: Console) -> None:
         self._console = console
         self._tenth = 0
         self._phase = "running"
 
+    def _print(self, line: str) -> None:
+        self._console.print(line, highlight=False, markup=False, soft_wrap=True)
+
     def update(self, progress: Progress) -> None:
-        """Print a line when the study passes a tenth or changes phase."""
+        """Print a report when the study passes a tenth or changes phase."""
         tenth = int(progress.fraction * 10 + 1e-9)
         if tenth <= self._tenth and progress.phase == self._phase:
             return
         self._tenth, self._phase = tenth, progress.phase
-        conditions = " | ".join(_condition_text(view) for view in progress.conditions)
-        self._console.print(
-            f"[{progress.fraction:4.0%}] {_clock_text(progress.simulated_s)} {progress.phase}: "
-            f"{conditions}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
+        self._print(
+            f"[{progress.fraction:4.0%}] {_clock_text(progress.simulated_s)} {progress.phase}"
         )
+        for view in progress.conditions:
+            for line in _condition_lines(view):
+                self._print(line)
 
     def __enter__(self) -> Self:
+        for line in LEGEND:
+            self._print(line)
         return self
 
     def __exit__(

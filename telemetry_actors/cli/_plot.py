@@ -1,24 +1,78 @@
-"""PNG plots of windowed metrics (matplotlib, drawn off-screen with Agg).
+"""Plots of windowed metrics (matplotlib, drawn off-screen with Agg).
 
 Three panels share the time axis: mean latency, cost and success rate per
 window, one line per experiment. A window with no events leaves a gap in
 its line rather than a straight segment across it.
+
+Each condition keeps one colour in every plot: the palette entry that the
+CRC-32 of its name picks (not Python's ``hash``, which changes from run to
+run). Lines are drawn sorted by condition, so neither the colours nor the
+legend depend on the order in which the shell listed the archives.
+Experiments of one condition share its colour and differ by line style.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import zlib
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .. import WindowMetrics
+from ._durations import format_duration
+from ._windows import Series
 
-__all__ = ["plot_windows"]
+__all__ = ["PALETTE", "condition_colours", "plot_windows", "series_styles"]
 
 _MINUTE_US = 60_000_000
+#: matplotlib's "tab10" colours, spelled out so that a style sheet cannot change them.
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+_LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def condition_colours(conditions: Iterable[str]) -> dict[str, str]:
+    """A colour per condition: its CRC-32 entry of :data:`PALETTE`, or the next free one.
+
+    Conditions are served in sorted order, so a collision always moves the
+    same name; with more conditions than colours, colours repeat.
+    """
+    colours: dict[str, str] = {}
+    for condition in sorted(set(conditions)):
+        start = zlib.crc32(condition.encode("utf-8", "surrogatepass")) % len(PALETTE)
+        free = [
+            PALETTE[(start + offset) % len(PALETTE)]
+            for offset in range(len(PALETTE))
+            if PALETTE[(start + offset) % len(PALETTE)] not in colours.values()
+        ]
+        colours[condition] = free[0] if free else PALETTE[start]
+    return colours
+
+
+def series_styles(series: Iterable[Series]) -> list[tuple[Series, str, str]]:
+    """``(series, colour, line style)`` sorted by condition, then label."""
+    ordered = sorted(series, key=lambda one: (one.condition, one.label))
+    colours = condition_colours(one.condition for one in ordered)
+    seen: dict[str, int] = {}
+    styles = []
+    for one in ordered:
+        index = seen.get(one.condition, 0)
+        seen[one.condition] = index + 1
+        styles.append((one, colours[one.condition], _LINE_STYLES[index % len(_LINE_STYLES)]))
+    return styles
 
 
 def _series(
@@ -44,29 +98,26 @@ def _series(
     return x, latency, cost, success
 
 
-def _window_label(window_us: int) -> str:
-    seconds = window_us / 1_000_000
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"
-
-
 def plot_windows(
-    series: Mapping[str, Sequence[WindowMetrics]],
+    series: Sequence[Series],
     path: Path,
     *,
     window_us: int,
+    step_us: int,
     origin_us: int,
     title: str,
     shaded: tuple[int, int] | None = None,
     shaded_label: str = "paused",
 ) -> Path:
-    """Draw the windowed metrics of each experiment into a PNG at ``path``.
+    """Draw the windowed metrics of each experiment into an image at ``path``.
 
     Args:
-        series: label -> the experiment's ``rt.windowed_metrics(id, window_us, window_us)``.
-        path: the PNG to write (parent folders are created).
-        window_us: the window size (and step) the metrics were computed with.
+        series: the experiments' ``rt.windowed_metrics(id, window_us, step_us)``,
+            complete windows only; drawn sorted by condition.
+        path: the image to write, in the format its suffix names (parent
+            folders are created).
+        window_us: the window size the metrics were computed with.
+        step_us: the step between window starts.
         origin_us: the time shown as minute 0.
         title: the figure's title.
         shaded: an optional ``(start_us, end_us)`` span to shade, such as a pause.
@@ -78,12 +129,19 @@ def plot_windows(
     figure = Figure(figsize=(10, 8.5), layout="constrained")
     FigureCanvasAgg(figure)
     latency_axes, cost_axes, success_axes = figure.subplots(3, 1, sharex=True)
-    width = _window_label(window_us)
-    for label, windows in series.items():
-        x, latency, cost, success = _series(windows, origin_us, window_us)
-        latency_axes.plot(x, latency, marker="o", markersize=3, label=label)
-        cost_axes.plot(x, cost, marker="o", markersize=3, label=label)
-        success_axes.plot(x, success, marker="o", markersize=3, label=label)
+    width = format_duration(window_us)
+    for one, colour, line_style in series_styles(series):
+        columns = _series(one.windows, origin_us, step_us)
+        for axes, values in zip((latency_axes, cost_axes, success_axes), columns[1:], strict=True):
+            axes.plot(
+                columns[0],
+                values,
+                color=colour,
+                linestyle=line_style,
+                marker="o",
+                markersize=3,
+                label=one.label,
+            )
     latency_axes.set_ylabel("mean latency (ms)")
     latency_axes.set_title(f"Mean latency per {width} window")
     cost_axes.set_ylabel(f"cost (USD per {width})")
@@ -101,5 +159,5 @@ def plot_windows(
     latency_axes.legend(loc="lower left", ncols=3)  # below the lines: latency starts at 0
     figure.suptitle(title, fontsize=13)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, format=path.suffix[1:].lower() or None)
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from rich.table import Table
@@ -24,10 +25,24 @@ def format_ms(value: float | None) -> str:
 
 
 def format_usd(value: float | None) -> str:
-    """Dollars with four decimals below $10, two above: ``$0.0123``, ``$132.79``."""
-    if value is None:
+    """The one money format of the CLI; ``-`` for None.
+
+    From $1 on, cents with thousands separators: ``$132.79``, ``$1,234.57``.
+    Below $1, four significant digits without trailing zeros, but at least
+    cents: ``$0.8977``, ``$0.0123``, ``$0.003296``, ``$0.50``, ``$0.00``. A
+    negative amount puts its sign first: ``-$0.6834``. NaN and infinities are ``-``.
+    """
+    if value is None or not math.isfinite(value):
         return "-"
-    return f"${value:,.4f}" if abs(value) < 10 else f"${value:,.2f}"
+    sign, amount = ("-" if value < 0 else ""), abs(value)
+    if amount >= 1 or amount == 0:
+        return f"{sign}${amount:,.2f}"
+    decimals = 3 - math.floor(math.log10(amount))  # four significant digits
+    text = f"{amount:.{decimals}f}"
+    if float(text) >= 1:  # 0.99996 rounds up to a dollar
+        return f"{sign}${amount:,.2f}"
+    whole, fraction = text.split(".")
+    return f"{sign}${whole}.{fraction.rstrip('0').ljust(2, '0')}"
 
 
 def format_pct(value: float | None) -> str:

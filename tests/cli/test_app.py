@@ -4,52 +4,33 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import sys
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from telemetry_actors import Runtime
-from telemetry_actors.cli._app import cli
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-DEMO_ARGS = ["demo", "--no-live", "--duration", "1", "--agents", "4", "--seed", "1"]
+from .helpers import (
+    DEMO_ARGS,
+    PNG_SIGNATURE,
+    assert_one_line_error,
+    invoke,
+    run_demo_cli,
+    subprocess_env,
+)
+
 ARCHIVE_COMMANDS = [
     ["summarize"],
     ["compare", "{path}"],
     ["plot", "-o", "{tmp}/out.png"],
     ["export", "--format", "csv"],
 ]
-
-
-def _runner() -> CliRunner:
-    # click 8.2 keeps stderr apart by default; 8.1 needs mix_stderr=False.
-    major, minor = (int(part) for part in version("click").split(".")[:2])
-    if (major, minor) < (8, 2):
-        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
-    return CliRunner()
-
-
-def invoke(*args: str | Path) -> Result:
-    return _runner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
-
-
-def run_demo_cli(out: Path, seed: int = 1) -> Result:
-    args = [*DEMO_ARGS[:-1], str(seed), "--out", str(out)]
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
-    out = tmp_path_factory.mktemp("demo") / "out"
-    return out, run_demo_cli(out)
 
 
 def comparison_section(result: Result) -> str:
@@ -60,7 +41,7 @@ def comparison_section(result: Result) -> str:
 
 def numbers(summary_path: Path) -> dict[str, Any]:
     """summary.json without what differs between runs: ids and wall-clock time stamps."""
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
     for condition in summary["conditions"].values():
         del condition["experiment_id"]
         del condition["metrics"]["summary"]["time_range"]
@@ -77,14 +58,14 @@ def test_demo_writes_every_file(demo_run: tuple[Path, Result]) -> None:
     assert png.startswith(PNG_SIGNATURE)
     assert len(png) > 20_000  # three panels with lines, not an empty canvas
     assert f"Output folder: {out}" in result.stdout
-    assert "paused: single:" in result.stdout  # the log line of the pause
+    assert "] 00:24 paused\n  single:" in result.stdout  # the log line of the pause
 
 
 def test_demo_shows_the_runtime_observing_itself(demo_run: tuple[Path, Result]) -> None:
-    # Each progress line reports the actors' own figures from rt.statistics().
+    # Each progress report shows the actors' own figures from rt.statistics().
     lines = [line for line in demo_run[1].stdout.splitlines() if "mailbox max" in line]
-    assert lines
-    assert all("0 restarts" in line and "actor busy" in line for line in lines)
+    assert len(lines) == 2 * sum(line.startswith("[") for line in demo_run[1].stdout.splitlines())
+    assert all(re.search(r"^ {12}actor busy \d+ ms, .* 0 restarts$", line) for line in lines)
 
 
 def test_demo_prints_the_comparison(demo_run: tuple[Path, Result]) -> None:
@@ -166,16 +147,6 @@ def test_export(demo_run: tuple[Path, Result], tmp_path: Path, kind: str) -> Non
     assert len(target.read_text(encoding="utf-8").splitlines()) == events + header
 
 
-def _assert_one_line_error(result: Result, *fragments: str) -> None:
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-
-
 def _archive_command(command: list[str], path: Path, tmp: Path) -> list[str]:
     return [command[0], str(path)] + [arg.format(path=path, tmp=tmp) for arg in command[1:]]
 
@@ -184,7 +155,7 @@ def _archive_command(command: list[str], path: Path, tmp: Path) -> list[str]:
 def test_missing_archive(command: list[str], tmp_path: Path) -> None:
     missing = tmp_path / "nope.jsonl"
     result = invoke(*_archive_command(command, missing, tmp_path))
-    _assert_one_line_error(result, "no such file", "nope.jsonl")
+    assert_one_line_error(result, "no such file", "nope.jsonl")
 
 
 @pytest.mark.parametrize("command", ARCHIVE_COMMANDS, ids=lambda c: c[0])
@@ -192,7 +163,7 @@ def test_corrupt_archive(command: list[str], tmp_path: Path) -> None:
     corrupt = tmp_path / "corrupt.jsonl"
     corrupt.write_text('{"type": "experiment_metadata", "data": {\nnot json\n', encoding="utf-8")
     result = invoke(*_archive_command(command, corrupt, tmp_path))
-    _assert_one_line_error(result, "not a valid archive", "corrupt.jsonl", "line 1")
+    assert_one_line_error(result, "not a valid archive", "corrupt.jsonl", "line 1")
 
 
 def test_corrupt_line_is_named(demo_run: tuple[Path, Result], tmp_path: Path) -> None:
@@ -200,17 +171,11 @@ def test_corrupt_line_is_named(demo_run: tuple[Path, Result], tmp_path: Path) ->
     lines = (out / "ab-single.archive.jsonl").read_text(encoding="utf-8").splitlines()
     broken = tmp_path / "broken.jsonl"
     broken.write_text("\n".join([*lines[:2], "{oops", *lines[2:]]) + "\n", encoding="utf-8")
-    _assert_one_line_error(invoke("summarize", broken), "line 3")
-
-
-def test_same_archive_twice(demo_run: tuple[Path, Result]) -> None:
-    out, _ = demo_run
-    archive = out / "ab-single.archive.jsonl"
-    _assert_one_line_error(invoke("compare", archive, archive), "already present")
+    assert_one_line_error(invoke("summarize", broken), "line 3")
 
 
 def test_folder_instead_of_archive(tmp_path: Path) -> None:
-    _assert_one_line_error(invoke("summarize", tmp_path), "is a folder")
+    assert_one_line_error(invoke("summarize", tmp_path), "is a folder")
 
 
 def test_export_of_an_empty_archive(tmp_path: Path) -> None:
@@ -221,7 +186,7 @@ def test_export_of_an_empty_archive(tmp_path: Path) -> None:
 
     archive = anyio.run(write_empty)
     result = invoke("export", archive, "-o", tmp_path / "empty.csv")
-    _assert_one_line_error(result)
+    assert_one_line_error(result)
     assert invoke("summarize", archive).exit_code == 0
 
 
@@ -232,6 +197,7 @@ def test_python_dash_m(tmp_path: Path) -> None:
         text=True,
         check=False,
         cwd=tmp_path,
+        env=subprocess_env(),
     )
     assert result.returncode == 0, result.stderr
     for command in ("demo", "summarize", "compare", "plot", "export"):
@@ -244,10 +210,59 @@ def test_missing_cli_extra_is_a_one_line_hint() -> None:
         "from telemetry_actors.cli import main; main()"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=subprocess_env(),
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "telemetry-actors: the command line needs the 'cli' extra (click is not installed); "
         "install it with: pip install 'telemetry-actors[cli]'"
     ]
+
+
+def test_demo_piped_into_a_reader_that_stops_early(tmp_path: Path) -> None:
+    # As `telemetry-actors demo --no-live | head -1`: the pipe closes mid-study.
+    args = [*DEMO_ARGS[:3], "5", "--agents", "32", "--out", str(tmp_path / "out")]
+    with subprocess.Popen(
+        [sys.executable, "-m", "telemetry_actors", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=subprocess_env(),
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        assert process.stdout.readline().startswith(b"telemetry-actors demo: 32 agents")
+        for line in process.stdout:
+            if line.startswith(b"mailbox: "):  # the legend's end
+                break
+        process.stdout.close()  # before the progress reports, which come from a task group
+        stderr = process.stderr.read().decode()
+    assert stderr == ""
+    assert process.returncode == 1
+
+
+@pytest.mark.parametrize("duration", ["nan", "inf", "-inf", "0", "3601"])
+def test_demo_refuses_a_duration_it_cannot_run(duration: str, tmp_path: Path) -> None:
+    result = invoke("demo", "--no-live", "--duration", duration, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert f"Invalid value for '--duration': {duration} is not " in result.stderr
+    assert "between 0.1 and 3600 seconds" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_demo_says_how_much_traffic_it_simulates(demo_run: tuple[Path, Result]) -> None:
+    assert demo_run[1].stdout.startswith(
+        "telemetry-actors demo: 4 agents, 1 min of simulated traffic, seed 1."
+    )
+
+
+@pytest.mark.parametrize("agents", ["1", "10001"])
+def test_demo_refuses_an_agent_count_out_of_range(agents: str, tmp_path: Path) -> None:
+    result = invoke("demo", "--no-live", "--agents", agents, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert f"Invalid value for '--agents': {agents} is not in the range 2<=x<=10000" in (
+        result.stderr
+    )

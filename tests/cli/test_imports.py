@@ -9,6 +9,8 @@ import pytest
 
 import telemetry_actors.cli
 
+from .helpers import subprocess_env
+
 HEAVY = ("click", "rich", "matplotlib")
 
 
@@ -16,7 +18,11 @@ HEAVY = ("click", "rich", "matplotlib")
 def test_import_loads_no_cli_dependency(module: str) -> None:
     code = f"import sys, {module}; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=subprocess_env(),
     )
     assert result.stdout.strip() == "[]"
 
