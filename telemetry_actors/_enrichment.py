@@ -15,8 +15,18 @@ from ._event import Event
 from ._pricing import UNKNOWN_MODEL_RATES
 from ._types import FieldDict
 
-_PROMPT_KEYS = ("prompt", "prompt_tokens", "input_tokens")
-_COMPLETION_KEYS = ("completion", "completion_tokens", "output_tokens")
+_PROMPT_KEYS = ("prompt", "prompt_tokens", "input_tokens", "gen_ai.usage.input_tokens")
+_COMPLETION_KEYS = (
+    "completion",
+    "completion_tokens",
+    "output_tokens",
+    "gen_ai.usage.output_tokens",
+)
+#: OpenTelemetry GenAI attribute names read when the contract's own are absent.
+GENAI_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GENAI_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+_MODEL_KEYS = ("model", "gen_ai.response.model", "gen_ai.request.model")
+_PROVIDER_KEYS = ("provider", "gen_ai.provider.name", "gen_ai.system")
 _TOTAL_KEYS = ("total", "total_tokens")
 _MISSING: Any = object()
 _INVALID: Any = object()
@@ -83,15 +93,47 @@ def _first_count(tokens: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
+def _first_present(metadata: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        value = metadata.get(key)
+        if value is not None:
+            return value
+    return None
+
+
+def model_of(metadata: Mapping[str, Any]) -> Any:
+    """``metadata["model"]``, else the OpenTelemetry ``gen_ai.response.model``, else
+    ``gen_ai.request.model`` (the response's model is the one that answered)."""
+    return _first_present(metadata, _MODEL_KEYS)
+
+
+def provider_of(metadata: Mapping[str, Any]) -> Any:
+    """``metadata["provider"]``, else ``gen_ai.provider.name``, else the older ``gen_ai.system``."""
+    return _first_present(metadata, _PROVIDER_KEYS)
+
+
+def _genai_usage(metadata: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The flat ``gen_ai.usage.*`` counts of ``metadata`` as a tokens mapping, or None."""
+    if GENAI_INPUT_TOKENS not in metadata and GENAI_OUTPUT_TOKENS not in metadata:
+        return None
+    return {
+        key: metadata[key] for key in (GENAI_INPUT_TOKENS, GENAI_OUTPUT_TOKENS) if key in metadata
+    }
+
+
 def token_counts(metadata: Mapping[str, Any]) -> Tokens | None:
     """(prompt, completion, total) from ``metadata["tokens"]``, or None.
 
-    Accepts ``prompt``/``completion``/``total``, ``prompt_tokens``/… and
-    ``input_tokens``/``output_tokens``; a missing part counts as 0 and a
-    missing total is prompt + completion. None when there is no count, or when
-    any count given is of the wrong type, NaN or infinite.
+    Accepts ``prompt``/``completion``/``total``, ``prompt_tokens``/…,
+    ``input_tokens``/``output_tokens`` and the OpenTelemetry GenAI
+    ``gen_ai.usage.input_tokens``/``output_tokens`` (inside ``tokens`` or flat
+    in the metadata, when there is no ``tokens``); a missing part counts as 0
+    and a missing total is prompt + completion. None when there is no count,
+    or when any count given is of the wrong type, NaN or infinite.
     """
     tokens = metadata.get("tokens")
+    if tokens is None:
+        tokens = _genai_usage(metadata)
     if tokens is None or not (type(tokens) is dict or isinstance(tokens, Mapping)):
         return None
     prompt = _first_count(tokens, _PROMPT_KEYS)
@@ -121,8 +163,8 @@ def cost_usd(
     cost = metadata.get("cost", _MISSING)
     if cost is not _MISSING:
         return finite_number(cost)
-    model = metadata.get("model")
-    if type(model) is str and "tokens" in metadata:
+    model = model_of(metadata)
+    if type(model) is str and ("tokens" in metadata or _genai_usage(metadata) is not None):
         if tokens is None:
             return None
         input_rate, output_rate = pricing.get(model, UNKNOWN_MODEL_RATES)
@@ -180,7 +222,11 @@ def derive(
             latency = latency_ms(measurements)
         tokens_given = metadata.get("tokens")
         tokens: Tokens | None = None
-        if tokens_given is not None:
+        if tokens_given is None and (
+            GENAI_INPUT_TOKENS in metadata or GENAI_OUTPUT_TOKENS in metadata
+        ):
+            tokens = token_counts(metadata)
+        elif tokens_given is not None:
             # Exactly two keys, both int counts: no total and no aliases to look at.
             if type(tokens_given) is dict and len(tokens_given) == 2:
                 prompt = tokens_given.get("prompt")
@@ -197,6 +243,8 @@ def derive(
             else:
                 tokens = token_counts(metadata)
         model = metadata.get("model")
+        if model is None:
+            model = model_of(metadata)
         if tokens is not None and type(model) is str and "cost" not in metadata:
             # cost_usd's token pricing, inlined for the common case.
             input_rate, output_rate = pricing.get(model, UNKNOWN_MODEL_RATES)

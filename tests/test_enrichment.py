@@ -746,3 +746,66 @@ def test_derive_agrees_with_the_field_rules(
     derived = derive(measurements, metadata, pricing)
     assert derived == expected
     assert [type(value) for value in derived] == [type(value) for value in expected]
+
+
+# ------------------------------------------------- OpenTelemetry GenAI names
+
+
+async def test_genai_usage_and_models_are_read(rt: Runtime) -> None:
+    exp = await rt.start_experiment("genai", events=["gen_ai.*"])
+    emit(
+        "gen_ai.chat.stop",
+        {"duration": 2_000_000},
+        {
+            "gen_ai.request.model": "gpt-3.5-turbo",
+            "gen_ai.response.model": "gpt-4",
+            "gen_ai.system": "openai",
+            "gen_ai.usage.input_tokens": 1_000,
+            "gen_ai.usage.output_tokens": 500,
+        },
+    )
+    emit(
+        "gen_ai.chat.stop",
+        {},
+        {
+            "gen_ai.request.model": "claude-3-opus",
+            "gen_ai.provider.name": "anthropic",
+            "gen_ai.system": "older-name",
+            "tokens": {"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 20},
+        },
+    )
+    await rt.flush()
+    first, second = await rt.get_all(exp.id)
+    assert (first.model, first.provider) == ("gpt-4", "openai")
+    assert first.cost_usd == pytest.approx((1_000 * 30 + 500 * 60) / 1e6)
+    assert (second.model, second.provider) == ("claude-3-opus", "anthropic")
+    assert second.cost_usd == pytest.approx((10 * 15 + 20 * 75) / 1e6)
+    tokens = (await rt.calculate_metrics(exp.id)).tokens
+    assert (tokens.total_prompt, tokens.total_completion, tokens.total) == (1_010, 520, 1_530)
+    by_model = await rt.breakdown(exp.id, "model")
+    assert sorted(by_model) == ["claude-3-opus", "gpt-4"]
+    assert [m.summary.total_events for m in (await rt.breakdown(exp.id, "provider")).values()] == [
+        1,
+        1,
+    ]
+
+
+async def test_the_contract_names_win_over_genai_names(rt: Runtime) -> None:
+    exp = await rt.start_experiment("genai", events=["gen_ai.*"])
+    emit(
+        "gen_ai.chat.stop",
+        {},
+        {
+            "model": "gpt-3.5-turbo",
+            "gen_ai.response.model": "gpt-4",
+            "provider": "azure",
+            "gen_ai.provider.name": "openai",
+            "tokens": {"prompt": 100, "completion": 100},
+            "gen_ai.usage.input_tokens": 999_999,
+        },
+    )
+    await rt.flush()
+    (event,) = await rt.get_all(exp.id)
+    assert (event.model, event.provider) == ("gpt-3.5-turbo", "azure")
+    assert event.cost_usd == pytest.approx((100 * 0.5 + 100 * 1.5) / 1e6)
+    assert (await rt.query(exp.id, model="gpt-3.5-turbo")) == [event]

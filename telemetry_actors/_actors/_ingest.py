@@ -32,7 +32,7 @@ import msgspec
 import numpy as np
 
 from .._emit._capture import Captured, capture_exact, encode_fields
-from .._enrichment import derive, number_or_none
+from .._enrichment import derive, model_of, number_or_none, provider_of
 from .._event import ids
 from .._stats._sampling import AdaptiveSampler
 from .._stats._streaming import StatsBatch
@@ -214,8 +214,8 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
                 if metadata is None:
                     metadata = {}
                 latency, cost, outcome, tokens = derive(measurements, metadata, pricing)
-                model = _field_of(metadata, "model")
-                provider = _field_of(metadata, "provider")
+                model = _field_of(metadata, model_of)
+                provider = _field_of(metadata, provider_of)
             except BaseException:
                 dropped += 1  # this event is lost, and counted
                 if plain:
@@ -282,9 +282,9 @@ def _differ(
         return True
 
 
-def _field_of(metadata: Any, key: str) -> Any:
+def _field_of(metadata: Any, read: Callable[[Any], Any]) -> Any:
     try:
-        return metadata.get(key) if type(metadata) is dict else None
+        return read(metadata) if type(metadata) is dict else None
     except Exception:  # a key whose __eq__ raises shadows this one
         return None
 

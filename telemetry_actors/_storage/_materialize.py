@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from .._enrichment import model_of, provider_of
 from .._event import Event
 from .._types import EventName
 from ._block import KIND_INSERTED, KIND_KEPT, KIND_MASK, Block
@@ -111,7 +112,7 @@ def block_events(
             if metadata is None:
                 metadata = {}
         session_id, user_id, sample_id, cohort, model, provider = (
-            _copied(metadata.get) if type(metadata) is dict else _NO_COPIES
+            _copied(metadata) if type(metadata) is dict else _NO_COPIES
         )
         append(
             Event(
@@ -151,15 +152,19 @@ def _optional(column: np.ndarray[Any, Any]) -> list[float | None]:
     return values
 
 
-def _copied(get: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
+def _copied(metadata: dict[Any, Any]) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """The Event fields copied from the metadata (model and provider also from GenAI names)."""
+    get = metadata.get
     try:
+        model = get("model")
+        provider = get("provider")
         return (
             get("session_id"),
             get("user_id"),
             get("sample_id"),
             get("cohort"),
-            get("model"),
-            get("provider"),
+            model if model is not None else model_of(metadata),
+            provider if provider is not None else provider_of(metadata),
         )
     except BaseException:  # a key whose __eq__ raises shadows a copied name
         return (None,) * 6
