@@ -108,7 +108,8 @@ def model_of(metadata: Mapping[str, Any]) -> Any:
 
 
 def provider_of(metadata: Mapping[str, Any]) -> Any:
-    """``metadata["provider"]``, else ``gen_ai.provider.name``, else the older ``gen_ai.system``."""
+    """``metadata["provider"]``, else ``gen_ai.provider.name``, else ``gen_ai.system``
+    (the older name)."""
     return _first_present(metadata, _PROVIDER_KEYS)
 
 
