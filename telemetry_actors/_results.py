@@ -196,3 +196,8 @@ class ActorStatistics(msgspec.Struct, frozen=True):
     last_crash: str | None
     messages_handled: int
     processing_seconds: float
+    #: Durable experiments: events this runtime stored but has not yet seen committed.
+    uncommitted_events: int = 0
+    #: Durable experiments: "ok", or what is wrong with the database (retrying a
+    #: lost connection, say); None for a memory experiment.
+    database: str | None = None

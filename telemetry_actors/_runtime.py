@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import Iterable, Mapping
@@ -9,6 +10,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import anyio
+import anyio.to_thread
 
 from ._actors._actor import ExperimentActor
 from ._actors._inserts import prepare_rows
@@ -33,16 +35,18 @@ from ._names import compile_patterns
 from ._results import ActorStatistics
 from ._runtime_analysis import AnalysisMixin
 from ._runtime_core import RuntimeState
+from ._runtime_database import DatabaseMixin
 from ._runtime_files import FilesMixin
 from ._runtime_reads import ReadsMixin
 from ._sampling_config import sampler_for
 from ._standard_events import STANDARD_EVENTS
+from ._stats._sampling import ReservoirSampler
 from ._types import EventNameLike
 
 logger = logging.getLogger("telemetry_actors")
 
 
-class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
+class Runtime(ReadsMixin, AnalysisMixin, FilesMixin, DatabaseMixin):
     """A root supervisor plus a registry of experiment actors.
 
     Use it as ``async with Runtime() as rt:``. Leaving the block processes every
@@ -62,6 +66,10 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
         restart_window_s: the sliding window of the restart intensity.
         close_timeout: seconds the exit waits for queued events before it stops
             anyway, logging how many it could not process.
+        database: ``None`` (memory), a path or ``sqlite:///path`` (an embedded
+            SQLite file), or ``postgresql://…`` (shared by processes and hosts).
+        commit_interval: with a database, the longest an event waits before
+            its actor commits it (``flush`` commits at once).
 
     Example:
         >>> async def main() -> None:
@@ -85,6 +93,12 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
             raise TypeError(f"clock must return int µs since the epoch, got {now!r}")
         task_group = await self._host.start()
         self._supervisor = Supervisor(task_group, self._max_restarts, self._restart_window_s)
+        try:
+            await self._open_database()
+        except BaseException:
+            await self._host.stop()
+            self._state = RuntimeState.CLOSED
+            raise
         self._state = RuntimeState.OPEN
         return self
 
@@ -102,6 +116,8 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
                 await self._drain()
         finally:
             self._close_all()
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._close_database)
             await self._host.stop()
             self._state = RuntimeState.CLOSED
 
@@ -198,14 +214,16 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
         sample_size: int | None = None,
         metrics_config: Mapping[str, Any] | None = None,
         events: Iterable[EventNameLike] | None = None,
-        storage_backend: str = "memory",
+        storage_backend: str | None = None,
         anomaly_detection: Any = None,
         sampling: Any = None,
     ) -> Experiment:
         """Start an experiment: spawn its actor and collect its events from now on.
 
         ``events`` replaces :data:`STANDARD_EVENTS`; a name ending in ``"*"``
-        matches every longer name with that prefix. ``sampling`` (``Uniform``,
+        matches every longer name with that prefix. With a database the
+        experiment is durable (``storage_backend`` "sqlite" or "postgresql");
+        ``storage_backend="memory"`` keeps it in memory only. ``sampling`` (``Uniform``,
         ``Reservoir``, ``Stratified``, ``Adaptive``) or ``metadata["sampling_rate"]``
         keep a sample of the events; ``anomaly_detection`` flags unusual values
         as they arrive.
@@ -228,10 +246,7 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
         config = mapping_copy("metrics_config", metrics_config)
         if sample_size is not None:
             count_at_least("sample_size", sample_size, 0)
-        if storage_backend != "memory":
-            raise ValueError(
-                f"unknown storage_backend {storage_backend!r}; only 'memory' is available"
-            )
+        backend = self._backend(storage_backend)
         patterns = compile_patterns(STANDARD_EVENTS if events is None else event_name_list(events))
         sampler, detector = sampler_for(meta, sampling, anomaly_detection)
         experiment = Experiment(
@@ -244,11 +259,42 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
             started_at=self._now_datetime(),
             sample_size=sample_size,
             metrics_config=config,
-            storage_backend=storage_backend,
+            storage_backend=backend,
         )
-        state = self._spawn(experiment, patterns, sampler, detector)
+        if backend == "memory":
+            state = self._spawn(experiment, patterns, sampler, detector)
+        else:
+            if isinstance(sampler, ReservoirSampler):
+                raise ValueError(
+                    "Reservoir sampling keeps its sample in memory; "
+                    "use storage_backend='memory' for it"
+                )
+            await self._save_new(experiment, patterns)
+            state = self._durable_state(experiment, patterns, 1, attached=True)
+            state.sampler, state.detector = sampler, detector
         _routes.attach(state.mailbox, patterns, self._emit_clock)
         return experiment
+
+    def _backend(self, storage_backend: str | None) -> str:
+        """The storage backend a new experiment gets.
+
+        Raises:
+            ValueError: an unknown backend, or a durable one without (another) database.
+        """
+        durable = self._database.kind if self._database is not None else None
+        if storage_backend is None:
+            return durable or "memory"
+        if storage_backend == "memory" or storage_backend == durable:
+            return storage_backend
+        if storage_backend in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"storage_backend {storage_backend!r} needs Runtime(database=...) with a "
+                f"{storage_backend} database; this runtime has "
+                + (f"a {durable} one" if durable else "none")
+            )
+        raise ValueError(
+            f"unknown storage_backend {storage_backend!r}; use 'memory', 'sqlite' or 'postgresql'"
+        )
 
     def _new_id(self) -> str:
         experiment_id = secrets.token_hex(8)
@@ -262,6 +308,7 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
         patterns: tuple[Any, ...],
         sampler: Any = None,
         detector: Any = None,
+        attached: bool = True,
     ) -> ExperimentState:
         state = ExperimentState(
             record=experiment,
@@ -273,6 +320,7 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
             sampler=sampler,
             detector=detector,
             listeners=self._listeners,
+            attached=attached,
         )
         self._registry.add(state)
         assert self._supervisor is not None
@@ -318,18 +366,21 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
         return experiment.status is ExperimentStatus.PAUSED
 
     async def get_experiment(self, experiment_id: str) -> Experiment:
-        """The experiment's current record.
+        """The experiment's current record (also one another runtime made in the database).
 
         Raises:
             ExperimentNotFoundError: unknown id.
         """
-        result: Experiment = await self._call(experiment_id, GetRecord())
+        self._check_open()
+        result: Experiment = await self._send(await self._find(experiment_id), GetRecord())
         return result
 
     async def list_experiments(self) -> list[Experiment]:
-        """Every experiment of this runtime, in start order."""
+        """Every experiment of this runtime (and of its database), in start order."""
         self._check_open()
-        return [await self._send(state, GetRecord()) for state in self._registry]
+        await self._refresh()
+        records = [await self._send(state, GetRecord()) for state in self._registry]
+        return sorted(records, key=lambda record: record.started_at)
 
     async def cleanup(self, experiment_id: str) -> None:
         """Stop the experiment's actor and forget the experiment and its data.
@@ -338,11 +389,21 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
         ``ExperimentNotFoundError``.
         """
         self._check_open()
+        if self._database is not None:
+            try:
+                await self._find(experiment_id)
+            except ExperimentNotFoundError:
+                return
         if experiment_id not in self._registry:
             return
         state = self._registry.remove(experiment_id)
         if state is not None:
             self._retire(state, ExperimentNotFoundError(experiment_id))
+            if state.durable is not None:
+                database = state.durable.database
+                await self._run_db(
+                    functools.partial(database.delete_experiment, experiment_id=experiment_id)
+                )
 
     async def insert(self, experiment_id: str, event: Event | Mapping[str, Any]) -> Event:
         """Store an event as given, without enrichment (tests and replays); any status.
@@ -357,7 +418,7 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
             ExperimentNotFoundError: unknown id.
         """
         self._check_open()
-        state = self._registry.lookup(experiment_id)
+        state = await self._find(experiment_id)
         stored = storable_event(
             event if isinstance(event, Event) else event_from_mapping(state.record, event)
         )
@@ -375,4 +436,4 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin):
             ExperimentNotFoundError: unknown id.
         """
         self._check_open()
-        return ExperimentActor(self._registry.lookup(experiment_id)).statistics()
+        return ExperimentActor(await self._find(experiment_id)).statistics()

@@ -55,7 +55,7 @@ class AnalysisMixin(RuntimeCore):
             merged, positions = selected(view.snapshot, where, cancel)
             return calculate(
                 metric_columns(merged, positions),
-                view.snapshot.names,
+                merged.snapshot.names,
                 active_seconds=active,
                 paused_seconds=paused,
                 weighted=weighted,
@@ -118,7 +118,7 @@ class AnalysisMixin(RuntimeCore):
             return {
                 value: calculate(
                     metric_columns(merged, rows),
-                    view.snapshot.names,
+                    merged.snapshot.names,
                     active_seconds=active,
                     paused_seconds=paused,
                 )

@@ -30,6 +30,8 @@ from ._arguments import count_at_least, positive_seconds
 from ._exceptions import RuntimeClosedError
 from ._experiment import datetime_from_us
 from ._pricing import merge_pricing
+from ._storage._database import Database
+from ._storage._writer import Writer
 from ._types import Clock, PricingTable
 
 T = TypeVar("T")
@@ -76,6 +78,8 @@ class RuntimeCore:
         max_restarts: int = 3,
         restart_window_s: float = 5.0,
         close_timeout: float = 30.0,
+        database: str | Path | None = None,
+        commit_interval: float = 0.2,
     ) -> None:
         if clock is not None and not callable(clock):
             raise TypeError(f"clock must be a zero-argument callable, got {type(clock).__name__}")
@@ -92,6 +96,14 @@ class RuntimeCore:
         self._max_restarts = count_at_least("max_restarts", max_restarts, 0)
         self._restart_window_s = positive_seconds("restart_window_s", restart_window_s)
         self._close_timeout = positive_seconds("close_timeout", close_timeout)
+        self._commit_interval = positive_seconds("commit_interval", commit_interval)
+        if database is not None and not isinstance(database, str | Path):
+            raise TypeError(f"database must be a path or a URL, got {type(database).__name__}")
+        self._database_argument = database
+        self._database: Database | None = None
+        self._writer: Writer | None = None
+        self._watcher: Any = None
+        self._origin = 0
         self._state = RuntimeState.UNOPENED
         self._registry = Registry()
         self._host = SupervisorHost()
@@ -108,7 +120,11 @@ class RuntimeCore:
     async def _call(self, experiment_id: str, message: Message) -> Any:
         """Send a message to an experiment's actor; its answer, in mailbox order."""
         self._check_open()
-        return await self._registry.call(experiment_id, message)
+        return await self._registry.send(await self._find(experiment_id), message)
+
+    async def _find(self, experiment_id: str) -> ExperimentState:
+        """The experiment's state (the database mixin also looks in the database)."""
+        return self._registry.lookup(experiment_id)
 
     async def _send(self, state: ExperimentState, message: Message) -> Any:
         self._check_open()

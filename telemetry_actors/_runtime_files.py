@@ -10,7 +10,7 @@ import anyio
 import msgspec
 
 from ._actors._inserts import PreparedRows, prepare_rows
-from ._actors._messages import BeginArchive, EndArchive, Insert
+from ._actors._messages import Barrier, BeginArchive, EndArchive, Insert
 from ._exceptions import ExperimentNotFoundError, NoEventsError, RuntimeClosedError
 from ._experiment import Experiment, ExperimentStatus
 from ._io._archive import read_archive, write_archive
@@ -74,17 +74,18 @@ class FilesMixin(RuntimeCore):
         if not ids:
             raise ValueError("export_multiple needs at least one experiment id")
         views = [await self._view(experiment_id) for experiment_id in ids]
-        if not any(view.snapshot.size for view in views):
-            raise NoEventsError(ids[0] if len(ids) == 1 else ", ".join(ids))
         name = views[0].record.name if len(views) == 1 else "experiments"
         seconds = self._now() // 1_000_000
 
         def run(*, cancel: object) -> Path:
+            snapshots = [view.snapshot.resolved() for view in views]
+            if not any(snapshot.size for snapshot in snapshots):
+                raise NoEventsError(ids[0] if len(ids) == 1 else ", ".join(ids))
             target, reserved = target_path(
                 path, lambda: reserve_default(self._export_dir, name, seconds, kind)
             )
             return write_events(
-                [view.snapshot for view in views],
+                snapshots,
                 target,
                 reserved,
                 kind,
@@ -152,9 +153,16 @@ class FilesMixin(RuntimeCore):
                 f"experiment {experiment.id!r} is already present; cleanup it before loading"
             )
         experiment = msgspec.structs.replace(experiment, status=ExperimentStatus.ARCHIVED)
-        state = self._spawn(experiment, compile_patterns(()))  # type: ignore[attr-defined]
+        if self._database is None:
+            state = self._spawn(experiment, compile_patterns(()))  # type: ignore[attr-defined]
+        else:
+            experiment = msgspec.structs.replace(experiment, storage_backend=self._database.kind)
+            await self._save_new(experiment, ())  # type: ignore[attr-defined]
+            state = self._durable_state(experiment, (), 1, attached=False)  # type: ignore[attr-defined]
         for rows in chunks:
             await self._send(state, Insert(rows))
+        if state.durable is not None:
+            await self._send(state, Barrier())  # committed before it is returned
         return experiment
 
 

@@ -9,15 +9,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ._actors._messages import ReadAnomalies, ReadStreaming, ResetStreaming
+import numpy as np
+
+from ._actors._messages import (
+    ReadAnomalies,
+    ReadStreaming,
+    ReadStreamingState,
+    ResetStreaming,
+)
 from ._arguments import count_at_least
 from ._event import Event
 from ._names import normalize_event_name
 from ._results import StreamingMetrics, WindowMetrics
 from ._runtime_core import RuntimeCore, off_loop
+from ._stats._streaming import StreamingState
 from ._stats._windowed import check_size, windowed
 from ._storage._filters import Filter, check
 from ._storage._reads import all_events, query_events, selected, window_events
+from ._storage._snapshot import Merged
 from ._types import EventNameLike
 from ._windows import Last, LastN, Range, parse_window
 
@@ -79,12 +88,16 @@ class ReadsMixin(RuntimeCore):
         """
         count_at_least("batch_size", batch_size, 1)
         view = await self._view(experiment_id)
-        merged = view.snapshot.merged()
+
+        def merge(*, cancel: Any) -> Merged:
+            merged = view.snapshot.merged()
+            merged.column("timestamps")  # the time order, worked out here, off the loop
+            return merged
+
+        merged = await off_loop(merge)
 
         def batch(begin: int, *, cancel: Any) -> list[Event]:
             check(cancel)
-            import numpy as np
-
             positions = np.arange(begin, min(begin + batch_size, merged.size), dtype=np.int64)
             return merged.events(positions)
 
@@ -196,10 +209,34 @@ class ReadsMixin(RuntimeCore):
     async def streaming_metrics(self, experiment_id: str) -> StreamingMetrics:
         """The live statistics, including events ``dropped`` by a full mailbox.
 
-        O(events collected since the last read), at numpy speed.
+        O(events collected since the last read), at numpy speed. A durable
+        experiment's statistics cover the committed events of every runtime
+        attached to it plus this runtime's own uncommitted ones; ``dropped``
+        sums every runtime's drops.
         """
-        result: StreamingMetrics = await self._call(experiment_id, ReadStreaming())
-        return result
+        self._check_open()
+        state = await self._find(experiment_id)
+        if state.durable is None:
+            result: StreamingMetrics = await self._send(state, ReadStreaming())
+            return result
+        own, dropped, origin, anomalies = await self._send(state, ReadStreamingState())
+        database, experiment = state.durable.database, state.id
+
+        def merge(*, cancel: Any) -> StreamingMetrics:
+            merged = StreamingState.from_bytes(own)
+            total_dropped = dropped
+            try:
+                others = database.load_statistics(database.connection(), experiment)
+            except Exception:
+                database.forget_connection()
+                raise
+            for other, state_bytes, other_dropped in others:
+                if other != origin:
+                    merged.merge(StreamingState.from_bytes(state_bytes))
+                    total_dropped += other_dropped
+            return merged.metrics(total_dropped, anomalies)
+
+        return await off_loop(merge)
 
     async def reset_streaming_metrics(self, experiment_id: str) -> None:
         """Statistics back to empty; stored events and ``dropped`` untouched."""

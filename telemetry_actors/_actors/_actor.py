@@ -20,9 +20,22 @@ from .._exceptions import NotRunningError
 from .._experiment import Experiment, ExperimentStatus, datetime_to_us, paused, resumed, stopped
 from .._results import ActorStatistics
 from .._stats._streaming import StreamingState
+from ._durable import (
+    ApplyRecord,
+    CommitDone,
+    archived_change,
+    change_record,
+    clear_statistics,
+    closing_change,
+    commit,
+    commit_due,
+    committed,
+    pause_change,
+)
 from ._ingest import BATCH_SECONDS, BATCH_SIZE, fold_pending, ingest
 from ._inserts import store_prepared
 from ._messages import (
+    DEFERRED,
     Barrier,
     BeginArchive,
     Crash,
@@ -33,13 +46,17 @@ from ._messages import (
     Pause,
     ReadAnomalies,
     ReadStreaming,
+    ReadStreamingState,
     ResetStreaming,
     Resume,
     Stop,
+    SyncRecord,
     TakeSnapshot,
 )
 from ._state import ExperimentState, ReadView
 
+#: What :meth:`ExperimentActor.handle_durable` returns for messages it leaves alone.
+NOT_HANDLED: Any = object()
 #: Statistics batches waiting beyond this many events are folded in at once,
 #: so memory for them stays bounded when nobody reads the statistics.
 FOLD_ROWS = 65_536
@@ -65,7 +82,17 @@ class ExperimentActor:
         while True:
             if not queue:
                 mailbox.signal_room()
-                await mailbox.wait()
+                if state.durable is None:
+                    await mailbox.wait()
+                    continue
+                due = commit_due(state)
+                if due is None:
+                    await mailbox.wait()
+                elif due > 0:
+                    with anyio.move_on_after(due):
+                        await mailbox.wait()
+                if commit_due(state) == 0.0:
+                    commit(state)
                 continue
             mailbox.note_depth()
             started = perf_counter()
@@ -81,6 +108,8 @@ class ExperimentActor:
                     break
             if state.pending_rows >= FOLD_ROWS:
                 fold_pending(state)
+            if state.durable is not None and commit_due(state) == 0.0:
+                commit(state)
             state.messages_handled += handled
             state.processing_seconds += perf_counter() - started
             mailbox.signal_room()
@@ -95,11 +124,16 @@ class ExperimentActor:
         except Exception as error:
             message.reply.fail(error)
             return
-        message.reply.set(value)
+        if value is not DEFERRED:
+            message.reply.set(value)
 
     def handle(self, message: Message) -> Any:
         """The answer to ``message`` (dispatch on its type)."""
         state = self.state
+        if state.durable is not None:
+            answer = self.handle_durable(message)
+            if answer is not NOT_HANDLED:
+                return answer
         match message:
             case TakeSnapshot(start=start, end=end):
                 return self.read_view(start, end)
@@ -110,6 +144,10 @@ class ExperimentActor:
             case ReadStreaming():
                 fold_pending(state)
                 return state.stats.metrics(state.mailbox.dropped, self.anomaly_counts())
+            case ReadStreamingState():
+                fold_pending(state)
+                origin = state.durable.origin if state.durable is not None else 0
+                return state.stats.to_bytes(), state.mailbox.dropped, origin, self.anomaly_counts()
             case Pause(now=now):
                 record = self.transition(paused(state.record, now))
                 state.pauses.append((datetime_to_us(now), None))
@@ -145,13 +183,63 @@ class ExperimentActor:
                 raise InjectedCrash(f"crash injected into experiment {state.id!r}")
         raise TypeError(f"unknown message {type(message).__name__}")
 
+    def handle_durable(self, message: Message) -> Any:
+        """The messages a durable experiment handles through its database."""
+        state = self.state
+        match message:
+            case Barrier():
+                reply = message.reply
+                commit(state, then=lambda: reply.set(None))
+                return DEFERRED
+            case Pause(now=now):
+                change_record(state, pause_change(now, paused), message.reply)
+                return DEFERRED
+            case Resume(now=now):
+                change_record(state, closing_change(now, resumed), message.reply)
+                return DEFERRED
+            case Stop(now=now):
+                change_record(state, closing_change(now, lambda r: stopped(r, now)), message.reply)
+                return DEFERRED
+            case EndArchive(ok=True):
+                previous, state.archiving_from = state.archiving_from, None
+                if previous is None:
+                    return state.record
+                change_record(state, archived_change, message.reply)
+                return DEFERRED
+            case ResetStreaming():
+                state.pending, state.pending_rows = [], 0
+                state.stats = StreamingState()
+                clear_statistics(state, message.reply)
+                return DEFERRED
+            case CommitDone():
+                committed(state, message)
+                return None
+            case ApplyRecord(stored=stored, answer=answer):
+                self.apply(stored)
+                if answer is not None:
+                    answer.set(state.record)
+                return None
+            case SyncRecord(stored=stored):
+                if stored.version > state.record_version:
+                    self.apply(stored)
+                return None
+        return NOT_HANDLED
+
+    def apply(self, stored: Any) -> None:
+        """Take a record (and pause history) committed to the database."""
+        state = self.state
+        record = msgspec.structs.replace(stored.record, restarts=state.record.restarts)
+        self.transition(record)
+        state.pauses = list(stored.pauses)
+        state.record_version = stored.version
+
     # ---------------------------------------------------------------- state
 
     def transition(self, record: Experiment) -> Experiment:
         """Take a new record; collect (be routed events) exactly while RUNNING."""
         state = self.state
         state.record = record
-        if record.status is ExperimentStatus.RUNNING:
+        if record.status is ExperimentStatus.RUNNING and state.attached:
             _routes.attach(state.mailbox, state.patterns, state.emit_clock)
         else:
             _routes.detach(state.mailbox)
@@ -211,4 +299,15 @@ class ExperimentActor:
             last_crash=state.last_crash,
             messages_handled=state.messages_handled,
             processing_seconds=state.processing_seconds,
+            uncommitted_events=state.store.uncommitted_rows if state.durable is not None else 0,
+            database=self.database_status(),
         )
+
+    def database_status(self) -> str | None:
+        """None for a memory experiment; "ok" or what is wrong with its database."""
+        link = self.state.durable
+        if link is None:
+            return None
+        if link.last_error is not None:
+            return f"last commit failed: {link.last_error}"
+        return str(link.writer.status)

@@ -150,6 +150,12 @@ class ReadStreaming(Message):
     __slots__ = ()
 
 
+class ReadStreamingState(Message):
+    """Answer (state as bytes, dropped, origin, anomaly counts) for a cross-runtime merge."""
+
+    __slots__ = ()
+
+
 class ResetStreaming(Message):
     """Statistics back to empty; stored events and ``dropped`` untouched."""
 
@@ -166,3 +172,17 @@ class ReadAnomalies(Message):
     """Answer the anomalies flagged so far."""
 
     __slots__ = ()
+
+
+class SyncRecord(Message):
+    """Another runtime changed the record in the database: take ``stored`` if newer."""
+
+    __slots__ = ("stored",)
+
+    def __init__(self, stored: Any) -> None:
+        super().__init__()
+        self.stored = stored
+
+
+#: What a handler returns when it answers later (a database commit must come first).
+DEFERRED: Any = object()

@@ -34,7 +34,7 @@ class ExperimentState:
     pricing: Mapping[str, tuple[float, float]]
     emit_clock: Clock
     nanosecond_stamps: bool
-    store: MemoryStore = field(default_factory=MemoryStore)
+    store: Any = field(default_factory=MemoryStore)  # MemoryStore or DurableStore
     stats: StreamingState = field(default_factory=StreamingState)
     pending: list[StatsBatch] = field(default_factory=list)
     pending_rows: int = 0
@@ -46,6 +46,13 @@ class ExperimentState:
     since_flag: int = 1 << 62
     #: Callables told of every stored batch (the runtime's list, shared).
     listeners: list[Any] = field(default_factory=list)
+    #: A durable experiment's way to its database (``_durable.DurableLink``), or None.
+    durable: Any = None
+    #: The version of the record in the database this state last took.
+    record_version: int = 0
+    #: Collects events while RUNNING (False: an experiment of the database this
+    #: runtime only reads, until ``attach_experiment``).
+    attached: bool = True
     #: (paused at µs, resumed at µs or None) for each pause.
     pauses: list[tuple[int, int | None]] = field(default_factory=list)
     #: Status before an archive began, to restore if its file cannot be written.

@@ -10,6 +10,7 @@ of several runtimes feeding one experiment combine exactly.
 
 from __future__ import annotations
 
+import marshal
 import math
 from collections.abc import Mapping
 
@@ -114,6 +115,45 @@ class StreamingState:
         for code in np.flatnonzero(counts).tolist():
             name = names[code]
             event_counts[name] = event_counts.get(name, 0) + int(counts[code])
+
+    def to_bytes(self) -> bytes:
+        """The state as bytes any runtime can read back (:meth:`from_bytes`). O(buckets)."""
+        moments, sketch = self.latency, self.sketch
+        return marshal.dumps(
+            (
+                1,  # layout version
+                (moments.count, moments.total.scaled, moments.m2, moments.min, moments.max),
+                (dict(sketch.positive), dict(sketch.negative), sketch.zeros, sketch.count,
+                 sketch.minimum, sketch.maximum),
+                self.buckets.tolist(),
+                self.cost_count,
+                self.cost_total.scaled,
+                self.successful,
+                self.failed,
+                list(self.event_counts.items()),
+            ),
+            4,
+        )  # fmt: skip
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> StreamingState:
+        """A state written by :meth:`to_bytes`."""
+        _, moments, sketch, buckets, cost_count, cost_total, successful, failed, counts = (
+            marshal.loads(data)
+        )
+        state = cls()
+        latency = state.latency
+        latency.count, latency.total.scaled, latency.m2, latency.min, latency.max = moments
+        positive, negative, zeros, count, minimum, maximum = sketch
+        state.sketch.positive.update(positive)
+        state.sketch.negative.update(negative)
+        state.sketch.zeros, state.sketch.count = zeros, count
+        state.sketch.minimum, state.sketch.maximum = minimum, maximum
+        state.buckets = np.asarray(buckets, dtype=np.int64)
+        state.cost_count, state.cost_total.scaled = cost_count, cost_total
+        state.successful, state.failed = successful, failed
+        state.event_counts = {tuple(name): n for name, n in counts}
+        return state
 
     def merge(self, other: StreamingState) -> None:
         """Add another state (another runtime's) to this one."""

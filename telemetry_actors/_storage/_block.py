@@ -47,6 +47,7 @@ COLUMNS = (
     "kind",
     "starts",
     "lengths",
+    "arrival",
 )
 
 
@@ -63,6 +64,8 @@ class Block:
         weight: float64 sampling weight. serial, prefix: the event id's parts.
         kind: uint8 (see ``KIND_*`` and ``TOKENS_FLOAT``).
         starts, lengths: the byte range of the row's fields in ``blob``.
+        arrival: the ``seq`` of the block the row arrived in (kept through merges,
+            so a reader can tell rows stored after its snapshot).
         extras: row -> object, for ``KIND_KEPT`` and ``KIND_INSERTED`` rows.
         seq: arrival order of the block; ties in time are broken by it.
     """
@@ -85,6 +88,7 @@ class Block:
     kind: npt.NDArray[np.uint8]
     starts: Int64Array
     lengths: npt.NDArray[np.int32]
+    arrival: Int64Array
 
     def __init__(
         self,
@@ -130,6 +134,7 @@ DTYPES: dict[str, Any] = {
     "kind": np.uint8,
     "starts": np.int64,
     "lengths": np.int32,
+    "arrival": np.int64,
 }
 
 
@@ -148,6 +153,7 @@ def build_block(
     if len(payloads) > 1:
         np.cumsum(lengths[:-1], out=starts[1:])
     columns["starts"], columns["lengths"] = starts, lengths
+    columns["arrival"] = np.full(len(payloads), seq, dtype=np.int64)
     blob = b"".join(payloads)
     stamps = columns["timestamps"]
     if len(stamps) > 1 and bool(np.any(stamps[1:] < stamps[:-1])):

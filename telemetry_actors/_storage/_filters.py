@@ -88,8 +88,10 @@ class Filter:
         unsure = np.zeros(merged.size, dtype=bool)
         inserted = (merged.column("kind") & KIND_MASK) == KIND_INSERTED
         if self.event_name is not None:
-            codes = [code for code, name in enumerate(snapshot.names) if name == self.event_name]
-            keep &= np.isin(merged.column("names"), codes)
+            name_codes = [
+                code for code, name in enumerate(snapshot.names) if name == self.event_name
+            ]
+            keep &= np.isin(merged.column("names"), name_codes)
         if self.success is not None:
             keep &= merged.column("success") == (1 if self.success else 0)
         if self.condition is not None:

@@ -37,6 +37,7 @@ class Snapshot:
         "prefixes",
         "providers",
         "size",
+        "source",
         "weight_override",
     )
 
@@ -50,6 +51,7 @@ class Snapshot:
         evicted: npt.NDArray[np.int64] | None = None,
         weight_override: float | None = None,
         providers: tuple[Any, ...] = (),
+        source: Any = None,
     ) -> None:
         self.blocks = tuple(sorted(blocks, key=lambda block: block.seq))
         self.context = context
@@ -59,14 +61,46 @@ class Snapshot:
         self.prefixes = prefixes
         self.evicted = evicted if evicted is not None and len(evicted) else None
         self.weight_override = weight_override
+        #: Where committed rows are (a durable experiment's ``DatabaseSource``), or None.
+        self.source = source
+        #: Rows in ``blocks`` (a durable snapshot's committed rows are not counted).
         self.size = sum(block.size for block in self.blocks)
+
+    def resolved(self, start: int | None = None, end: int | None = None) -> Snapshot:
+        """This snapshot with the committed rows it needs loaded (worker thread only).
+
+        A memory snapshot is returned as it is. For a durable one, the chunks
+        overlapping [start, end] are read from the database and decoded, their
+        codes remapped into tables extended for this read.
+        """
+        if self.source is None:
+            return self
+        from ._chunks import ReadTables
+
+        tables = ReadTables((self.names, self.models, self.providers, self.prefixes))
+        # Committed chunks are older than the blocks still in memory: lower seqs.
+        loaded = self.source.blocks(start, end, tables, -(1 << 40))
+        names, models, providers, id_prefixes = tables.views()
+        return Snapshot(
+            [*loaded, *self.blocks],
+            self.context,
+            names,
+            models,
+            id_prefixes,
+            evicted=self.evicted,
+            weight_override=self.weight_override,
+            providers=providers,
+        )
 
     def merged(self, start: int | None = None, end: int | None = None) -> Merged:
         """The rows with ``start <= timestamp <= end`` (all rows by default), time-ordered.
 
         O(log n) per block to find the rows, plus O(k) (O(k log b) when b
         blocks overlap in time) for the k rows in range, when columns are read.
+        A durable snapshot loads its committed rows first (see :meth:`resolved`).
         """
+        if self.source is not None:
+            return self.resolved(start, end).merged(start, end)
         parts: list[tuple[Block, int, int]] = []
         for block in self.blocks:
             if not block.size:
@@ -86,7 +120,7 @@ class Snapshot:
     def last_rows(self, n: int) -> Merged:
         """The last ``n`` rows in time order. O(log n + k) when blocks follow in time."""
         if n <= 0:
-            return Merged(self, [])
+            return Merged(self.resolved(), [])
         merged = self.merged()
         if merged.size <= n:
             return merged
