@@ -190,9 +190,20 @@ class MetricsBridge:
         meter_provider: where the histograms live; the global provider when None.
 
     Example:
-        >>> bridge = MetricsBridge(rt, meter_provider)  # doctest: +SKIP
-        >>> ...
-        >>> bridge.close()  # doctest: +SKIP
+        >>> import anyio
+        >>> from opentelemetry.sdk.metrics import MeterProvider
+        >>> from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        >>> async def main(reader: InMemoryMetricReader) -> None:
+        ...     async with Runtime() as rt:
+        ...         with MetricsBridge(rt, MeterProvider(metric_readers=[reader])):
+        ...             await rt.start_experiment("otel", events=["llm.*"])
+        ...             emit("llm.call", {"duration": 250_000_000}, {"model": "gpt-4"})
+        ...             await rt.flush()
+        >>> reader = InMemoryMetricReader()
+        >>> anyio.run(main, reader)
+        >>> metric = reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics[0]
+        >>> metric.name, metric.data.data_points[0].sum
+        ('gen_ai.client.operation.duration', 0.25)
     """
 
     def __init__(self, rt: Runtime, meter_provider: MeterProvider | None = None) -> None:

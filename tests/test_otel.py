@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import logging
 import math
 import subprocess
@@ -18,6 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
+import telemetry_actors.otel
 from telemetry_actors import BUILTIN_PRICING, Runtime, emit
 from telemetry_actors.otel import MetricsBridge, SpanBridge
 from tests.conftest import FakeClock
@@ -333,3 +335,9 @@ async def test_metrics_bridge_close_unregisters(rt: Runtime) -> None:
     assert len(await rt.get_all(exp.id)) == 2
     (point,) = points(reader)["gen_ai.client.operation.duration"][1].values()
     assert (point.count, point.sum) == (1, 2.0)
+
+
+def test_docstring_examples_run() -> None:
+    result = doctest.testmod(telemetry_actors.otel, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 4
+    assert result.failed == 0

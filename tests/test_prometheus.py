@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -200,3 +202,21 @@ async def test_a_name_with_a_lone_surrogate_is_scraped_escaped(rt: Runtime) -> N
     assert samples(families["telemetry_actors_events"]) == {
         ("telemetry_actors_events_total", labels): 1.0
     }
+
+
+async def test_a_busy_loop_times_the_scrape_out(
+    rt: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    await rt.start_experiment("busy", events=["busy.*"])
+    collector = RuntimeCollector(rt, timeout=0.05)
+    found: list[Any] = []
+    scraper = threading.Thread(target=lambda: found.extend(collector.collect()))
+    with caplog.at_level(logging.WARNING, logger="telemetry_actors"):
+        scraper.start()
+        scraper.join(timeout=10)  # blocks the loop: the scrape cannot be answered
+    assert not scraper.is_alive()
+    assert [family.samples for family in found] == [[], [], [], [], []]
+    assert "did not answer within 0.05 s" in caplog.text
+    # Once the loop is free again, scrapes answer.
+    answered = await anyio.to_thread.run_sync(lambda: list(collector.collect()))
+    assert len(answered[0].samples) == 1
