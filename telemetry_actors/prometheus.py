@@ -81,7 +81,7 @@ class RuntimeCollector(Collector):
             self._loop = asyncio.get_running_loop()
         except RuntimeError:
             raise RuntimeError(
-                "create RuntimeCollector inside the runtime's event loop (in an async "
+                "create RuntimeCollector inside the runtime's event loop (asyncio: in an async "
                 "function or an ASGI lifespan) so that scrapes can reach it"
             ) from None
         self._rt = rt
