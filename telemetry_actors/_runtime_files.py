@@ -1,4 +1,4 @@
-"""Exports and archives (part of ``Runtime``): written in worker threads, streaming."""
+"""Exports, archives and DataFrames (part of ``Runtime``): built in worker threads."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from ._runtime_core import RuntimeCore, off_loop
 
 
 class FilesMixin(RuntimeCore):
-    """export, export_multiple, archive and load_archive."""
+    """export, export_multiple, to_pandas, archive and load_archive."""
 
     async def export(
         self,
@@ -95,6 +95,31 @@ class FilesMixin(RuntimeCore):
             )
 
         return await off_loop(run)
+
+    async def to_pandas(self, experiment_id: str) -> Any:
+        """The experiment's events as a ``pandas.DataFrame`` (the ``parquet`` extra).
+
+        One row per event in ``get_all`` order, with the columns of the
+        Parquet export: ``timestamp`` as ``datetime64[us, UTC]``, numbers as
+        float64, ``success`` as nullable ``boolean``, ``metadata`` and
+        ``measurements`` as JSON text. Built through Arrow in a worker thread,
+        O(events); the event loop stays free.
+
+        Example:
+            >>> frame = await rt.to_pandas(exp.id)  # doctest: +SKIP
+            >>> frame.groupby("model")["latency_ms"].describe()  # doctest: +SKIP
+
+        Raises:
+            NoEventsError: the experiment has no events.
+            ExperimentNotFoundError: unknown id.
+            ImportError: pyarrow or pandas is not installed.
+        """
+        view = await self._view(experiment_id)
+        if not view.snapshot.size:
+            raise NoEventsError(experiment_id)
+        from ._io._parquet import events_frame
+
+        return await off_loop(events_frame, [view.snapshot])
 
     async def archive(self, experiment_id: str, *, path: str | Path | None = None) -> Path:
         """Write the experiment and its events to an archive; its status becomes ARCHIVED.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -10,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+#: The examples import this checkout's package, whatever else is installed.
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+}
 
 
 def run_example(name: str, cwd: Path) -> str:
@@ -21,6 +28,7 @@ def run_example(name: str, cwd: Path) -> str:
         text=True,
         timeout=120,
         check=False,
+        env=ENV,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -144,3 +152,103 @@ def test_agent_service_drains_on_sigint(tmp_path: Path) -> None:
     assert "received SIGINT" in stdout
     assert _drained(stdout) > 0
     assert "Traceback" not in stderr
+
+
+def test_fastapi_service_demo(tmp_path: Path) -> None:
+    output = run_example("fastapi_service.py", tmp_path)
+    assert output.startswith("listening on http://127.0.0.1:")
+    # 20 questions: 2310 tokens priced by the model each question went to.
+    assert "served 20 questions: mean " in output
+    assert "2310 tokens, $0.0812" in output
+    events = r'^telemetry_actors_events_total\{.*experiment_name="fastapi-service"\} 20\.0$'
+    assert re.search(events, output, re.MULTILINE)
+    assert output.endswith("stopped\n")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_fastapi_service_over_real_http(tmp_path: Path) -> None:
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from telemetry_actors import BUILTIN_PRICING
+
+    process = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "fastapi_service.py"), "--run-for", "0", "--port", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    try:
+        assert process.stdout is not None
+        ready = process.stdout.readline()
+        assert ready.startswith("listening on http://127.0.0.1:"), ready
+        base_url = ready.split()[-1]
+        questions = ["hi", "what is an actor", "why is the sky blue on a summer afternoon"]
+        questions += ["a b c d e f g h", "ok"]
+        with httpx.Client(base_url=base_url, timeout=10) as client:
+            answers = [
+                client.post("/ask", params={"question": question}).json() for question in questions
+            ]
+            (experiment,) = client.get("/experiments").json()
+            metrics = client.get(f"/experiments/{experiment['id']}/metrics").json()
+            scrape = client.get("/metrics").text
+            missing = client.get("/experiments/0123456789abcdef/metrics")
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0, stderr
+    assert "received SIGINT" in stdout
+    assert stdout.endswith("stopped\n")
+    assert missing.status_code == 404
+
+    assert [answer["model"] for answer in answers] == [
+        "gpt-3.5-turbo", "gpt-3.5-turbo", "gpt-4", "gpt-4", "gpt-3.5-turbo",
+    ]  # fmt: skip
+    prompt = sum(answer["tokens"]["prompt"] for answer in answers)
+    completion = sum(answer["tokens"]["completion"] for answer in answers)
+    cost = 0.0
+    for answer in answers:
+        per_input, per_output = BUILTIN_PRICING[answer["model"]]
+        cost += answer["tokens"]["prompt"] * per_input / 1e6
+        cost += answer["tokens"]["completion"] * per_output / 1e6
+    assert metrics["summary"]["total_events"] == 5
+    assert metrics["events"] == {"service.llm.stop": 5}
+    assert (metrics["tokens"]["total_prompt"], metrics["tokens"]["total_completion"]) == (
+        prompt,
+        completion,
+    )
+    assert metrics["cost"]["total"] == pytest.approx(cost, rel=1e-12)
+    assert metrics["latency"]["count"] == 5
+    assert metrics["latency"]["min"] >= 2.0  # the "LLM" sleeps at least 2 ms
+    assert metrics["reliability"]["success_rate"] == 1.0
+
+    samples = {
+        sample.name: sample
+        for family in text_string_to_metric_families(scrape)
+        for sample in family.samples
+        if sample.labels.get("experiment_id") == experiment["id"]
+    }
+    assert samples["telemetry_actors_events_total"].value == 5.0
+    assert samples["telemetry_actors_errors_total"].value == 0.0
+    assert samples["telemetry_actors_cost_usd_total"].value == pytest.approx(cost, rel=1e-12)
+    assert samples["telemetry_actors_latency_milliseconds_count"].value == 5.0
+    assert samples["telemetry_actors_latency_milliseconds_sum"].value == pytest.approx(
+        metrics["latency"]["mean"] * 5, rel=1e-9
+    )
+
+
+def test_openai_client_records_the_canned_usage(tmp_path: Path) -> None:
+    output = run_example("openai_client.py", tmp_path)
+    assert "calls: 10 (9 answered, 1 rate limited)" in output
+    assert "events: {'llm.chat.stop': 9, 'llm.chat.exception': 1}" in output
+    # Nine answers of the canned usage: 24 prompt and 7 completion tokens each.
+    assert "tokens: prompt 216, completion 63" in output
+    match = re.search(r"cost_usd=(\S+) over 9 priced calls", output)
+    assert match is not None
+    expected = 9 * (24 * 0.15 / 1e6 + 7 * 0.60 / 1e6)  # gpt-4o-mini-2024-07-18's price
+    assert float(match.group(1)) == pytest.approx(expected, rel=1e-12)
+    assert "success rate 0.9" in output

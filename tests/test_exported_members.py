@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 
+import pytest
+
 import telemetry_actors
 
 
@@ -32,3 +34,13 @@ def test_testing_module_exports_inject_crash() -> None:
     from telemetry_actors.testing import inject_crash
 
     assert callable(inject_crash)
+
+
+@pytest.mark.parametrize(
+    "module_name", ["telemetry_actors.otel", "telemetry_actors.prometheus", "telemetry_actors"]
+)
+def test_public_submodules_export_what_they_list(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert module.__all__ == sorted(module.__all__, key=lambda name: (not name.isupper(), name))
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
