@@ -129,7 +129,7 @@ class ReadTables:
 
     def views(self) -> tuple[tuple[Any, ...], ...]:
         """(names, models, providers, prefixes) as tuples."""
-        return tuple(table.view() for table in self.tables)  # type: ignore[return-value]
+        return tuple(table.view() for table in self.tables)
 
 
 def decode_chunk(chunk: EncodedChunk, into: ReadTables, seq: int) -> Block:
