@@ -20,6 +20,7 @@ from .._exceptions import NotRunningError
 from .._experiment import Experiment, ExperimentStatus, datetime_to_us, paused, resumed, stopped
 from .._results import ActorStatistics
 from .._stats._streaming import StreamingState
+from ._batch import fold_pending
 from ._durable import (
     ApplyRecord,
     CommitDone,
@@ -32,7 +33,7 @@ from ._durable import (
     committed,
     pause_change,
 )
-from ._ingest import BATCH_SECONDS, BATCH_SIZE, fold_pending, ingest
+from ._ingest import BATCH_SECONDS, BATCH_SIZE, ingest
 from ._inserts import store_prepared
 from ._messages import (
     DEFERRED,

@@ -83,7 +83,7 @@ def commit(state: ExperimentState, then: Callable[[], None] | None = None) -> No
 
     ``then`` runs on the loop once everything queued before it is committed.
     """
-    from ._ingest import fold_pending
+    from ._batch import fold_pending
 
     link: DurableLink = state.durable
     store = store_of(state)
