@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -22,13 +23,15 @@ import anyio
 import anyio.to_thread
 
 from ._actors._host import SupervisorHost
+from ._actors._mailbox import Mailbox
 from ._actors._messages import Message, TakeSnapshot
 from ._actors._registry import Registry
 from ._actors._state import ExperimentState, ReadView
 from ._actors._supervisor import Supervisor
 from ._arguments import count_at_least, positive_seconds
+from ._emit import _routes
 from ._exceptions import RuntimeClosedError
-from ._experiment import datetime_from_us
+from ._experiment import Experiment, datetime_from_us
 from ._pricing import merge_pricing
 from ._storage._database import Database
 from ._storage._writer import Writer
@@ -143,3 +146,47 @@ class RuntimeCore:
 
     def _now_datetime(self) -> datetime:
         return datetime_from_us(self._clock())
+
+    def _new_id(self) -> str:
+        experiment_id = secrets.token_hex(8)
+        while experiment_id in self._registry:
+            experiment_id = secrets.token_hex(8)
+        return experiment_id
+
+    def _spawn(
+        self,
+        experiment: Experiment,
+        patterns: tuple[Any, ...],
+        sampler: Any = None,
+        detector: Any = None,
+        attached: bool = True,
+    ) -> ExperimentState:
+        state = ExperimentState(
+            record=experiment,
+            patterns=patterns,
+            mailbox=Mailbox(self._mailbox_size),
+            pricing=self._pricing,
+            emit_clock=self._emit_clock,
+            nanosecond_stamps=self._emit_clock_in_ns,
+            sampler=sampler,
+            detector=detector,
+            listeners=self._listeners,
+            attached=attached,
+        )
+        self._registry.add(state)
+        assert self._supervisor is not None
+        self._supervisor.spawn(state)
+        return state
+
+    def _retire(self, state: ExperimentState, reason: BaseException) -> None:
+        assert self._supervisor is not None
+        _routes.detach(state.mailbox)
+        state.alive = False
+        self._supervisor.cancel(state.id)
+        state.mailbox.close(reason)
+        events, messages = state.mailbox.take_all()
+        state.mailbox.count_drops(events)
+        for message in messages:
+            message.reply.fail(reason)
+
+    # --------------------------------------------------------------- emitting

@@ -27,8 +27,9 @@ from ._exceptions import ExperimentNotFoundError, TelemetryActorsError
 from ._experiment import Experiment, ExperimentStatus
 from ._names import compile_patterns, dotted
 from ._runtime_core import RuntimeCore
-from ._storage._database import Database, StoredRecord, open_database
+from ._storage._database import Database, StoredRecord
 from ._storage._durable import DurableStore
+from ._storage._open import open_database
 from ._storage._writer import Writer
 
 logger = logging.getLogger("telemetry_actors")
@@ -128,9 +129,7 @@ class DatabaseMixin(RuntimeCore):
     ) -> ExperimentState:
         assert self._database is not None
         assert self._writer is not None
-        state: ExperimentState = self._spawn(  # type: ignore[attr-defined]
-            record, patterns, attached=attached
-        )
+        state: ExperimentState = self._spawn(record, patterns, attached=attached)
         state.store = DurableStore(self._database, record.id, self._origin)
         state.durable = DurableLink(
             self._database, self._writer, self._origin, self._commit_interval

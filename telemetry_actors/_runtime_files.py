@@ -179,7 +179,7 @@ class FilesMixin(RuntimeCore):
             )
         experiment = msgspec.structs.replace(experiment, status=ExperimentStatus.ARCHIVED)
         if self._database is None:
-            state = self._spawn(experiment, compile_patterns(()))  # type: ignore[attr-defined]
+            state = self._spawn(experiment, compile_patterns(()))
         else:
             experiment = msgspec.structs.replace(experiment, storage_backend=self._database.kind)
             await self._save_new(experiment, ())  # type: ignore[attr-defined]

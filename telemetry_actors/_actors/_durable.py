@@ -32,6 +32,9 @@ from ._state import ExperimentState
 
 logger = logging.getLogger("telemetry_actors")
 
+#: Chunks below this many rows are merged once sixteen of them gather.
+SMALL_CHUNK_ROWS = 16_384
+
 
 class DurableLink:
     """A durable experiment's way to its database, kept in its state."""
@@ -98,6 +101,10 @@ def commit(state: ExperimentState, then: Callable[[], None] | None = None) -> No
 
         def write(connection: Any) -> None:
             database.write_chunks(connection, experiment_id, origin, [chunk], statistics)
+            # Many small commits (sparse events, frequent flushes): merge them.
+            database.compact_own(
+                connection, experiment_id, origin, below=SMALL_CHUNK_ROWS, at_least=16
+            )
 
         link.writer.submit(write, lambda _, error: mailbox.put_message(CommitDone(token, error)))
     else:

@@ -275,3 +275,24 @@ async def test_a_pause_in_one_runtime_applies_in_every_attached_one(
         assert (await first.calculate_metrics(exp.id)).summary.total_events == 6
         record = await first.get_experiment(exp.id)
         assert record.pause_count == 1
+
+
+async def test_many_small_commits_are_merged(db: str, clock: FakeClock) -> None:
+    from telemetry_actors._storage._open import open_database
+
+    async with Runtime(clock=clock, database=db) as rt:
+        exp = await rt.start_experiment("sparse")
+        for i in range(40):  # a flush after every event: forty tiny commits
+            clock.advance(10)
+            emit_calls(1, i)
+            await rt.flush()
+        events = await rt.get_all(exp.id)
+    assert [e.metadata["n"] for e in events] == list(range(40))
+    database = open_database(db)
+    try:
+        connection = database.connection()
+        chunks = database.load_chunks(connection, exp.id, None, None, with_fields=False)
+    finally:
+        database.close_all()
+    assert sum(chunk.rows for _, chunk in chunks) == 40
+    assert len(chunks) < 16  # merged as they gathered, not forty chunks

@@ -1,0 +1,203 @@
+"""The chunk and statistics tables of a database (part of :class:`~._database.Database`).
+
+Chunks are blocks of stored rows (see :mod:`._chunks`); statistics are each
+runtime's live statistics of an experiment, merged by ``streaming_metrics``.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any
+
+from ._chunks import EncodedChunk
+
+
+class ChunkTables:
+    """Operations on ``ta_chunks`` and ``ta_statistics``; mixed into ``Database``."""
+
+    kind: str
+
+    def transaction(self, connection: Any, write: bool = True) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def sql(self, statement: str) -> str:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- chunks
+
+    def write_chunks(
+        self,
+        connection: Any,
+        experiment_id: str,
+        origin: int,
+        chunks: list[EncodedChunk],
+        statistics: tuple[bytes, int] | None,
+    ) -> None:
+        """Store chunks (idempotent per (origin, seq)) and this runtime's statistics."""
+        with self.transaction(connection) as cursor:
+            self._insert_chunks(cursor, experiment_id, origin, chunks)
+            if statistics is not None:
+                self._write_statistics(cursor, experiment_id, origin, *statistics)
+
+    def _insert_chunks(
+        self, cursor: Any, experiment_id: str, origin: int, chunks: list[EncodedChunk]
+    ) -> None:
+        cursor.executemany(
+            self.sql(
+                "INSERT INTO ta_chunks (experiment_id, origin, seq, rows, min_ts, max_ts,"
+                " numbers, fields, extras, tables) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (experiment_id, origin, seq) DO NOTHING"
+            ),
+            [chunk_row(experiment_id, origin, chunk) for chunk in chunks],
+        )
+
+    def load_chunks(
+        self,
+        connection: Any,
+        experiment_id: str,
+        start: int | None,
+        end: int | None,
+        with_fields: bool = True,
+    ) -> list[tuple[int, EncodedChunk]]:
+        """(origin, chunk) of every chunk overlapping [start, end] (all by default)."""
+        fields = "fields, extras" if with_fields else "'', ''"
+        query = (
+            f"SELECT origin, seq, rows, min_ts, max_ts, numbers, {fields}, tables"
+            " FROM ta_chunks WHERE experiment_id = ?"
+        )
+        arguments: list[Any] = [experiment_id]
+        if start is not None:
+            query += " AND max_ts >= ?"
+            arguments.append(start)
+        if end is not None:
+            query += " AND min_ts <= ?"
+            arguments.append(end)
+        query += " ORDER BY chunk_id"
+        with self.transaction(connection, write=False) as cursor:
+            cursor.execute(self.sql(query), arguments)
+            return [
+                (
+                    int(origin),
+                    EncodedChunk(
+                        int(rows),
+                        int(min_ts),
+                        int(max_ts),
+                        int(seq),
+                        bytes(numbers),
+                        _blob(fields_value),
+                        _blob(extras),
+                        bytes(tables),
+                    ),
+                )
+                for origin, seq, rows, min_ts, max_ts, numbers, fields_value, extras, tables in (
+                    cursor.fetchall()
+                )
+            ]
+
+    def compact_own(
+        self, connection: Any, experiment_id: str, origin: int, below: int, at_least: int
+    ) -> int:
+        """Merge this origin's chunks of fewer than ``below`` rows into one, once there
+        are ``at_least`` of them; return how many were merged (0: nothing to do).
+
+        Sparse traffic and frequent flushes make many small chunks; a read
+        would pay for each. Only this runtime's own chunks are merged, so its
+        readers' arrival filters stay exact (rows keep their ``arrival``).
+        O(rows merged), in the writer thread.
+        """
+        from ._block import merge_blocks
+        from ._chunks import ReadTables, decode_chunk, encode_block
+
+        with self.transaction(connection) as cursor:
+            cursor.execute(
+                self.sql(
+                    "SELECT chunk_id, seq, rows, min_ts, max_ts, numbers, fields, extras, tables"
+                    " FROM ta_chunks WHERE experiment_id = ? AND origin = ? AND rows < ?"
+                    " ORDER BY chunk_id"
+                ),
+                (experiment_id, origin, below),
+            )
+            found = cursor.fetchall()
+            if len(found) < at_least:
+                return 0
+            tables = ReadTables(((), (), (), ()))
+            blocks = [
+                decode_chunk(
+                    EncodedChunk(
+                        int(row[2]), int(row[3]), int(row[4]), int(row[1]),
+                        bytes(row[5]), bytes(row[6]), bytes(row[7]), bytes(row[8]),
+                    ),
+                    tables,
+                    int(row[1]),
+                )
+                for row in found
+            ]  # fmt: skip
+            merged = merge_blocks(blocks, max(block.seq for block in blocks))
+            ids = [int(row[0]) for row in found]
+            marks = ", ".join("?" for _ in ids)
+            cursor.execute(self.sql(f"DELETE FROM ta_chunks WHERE chunk_id IN ({marks})"), ids)
+            self._insert_chunks(
+                cursor, experiment_id, origin, [encode_block(merged, tables.views())]
+            )
+            return len(ids)
+
+    # --------------------------------------------------------- statistics
+
+    def _write_statistics(
+        self, cursor: Any, experiment_id: str, origin: int, state: bytes, dropped: int
+    ) -> None:
+        cursor.execute(
+            self.sql(
+                "INSERT INTO ta_statistics (experiment_id, origin, state, dropped)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (experiment_id, origin) DO UPDATE SET"
+                " state = excluded.state, dropped = excluded.dropped"
+            ),
+            (experiment_id, origin, state, dropped),
+        )
+
+    def save_statistics(
+        self, connection: Any, experiment_id: str, origin: int, state: bytes, dropped: int
+    ) -> None:
+        """Store this runtime's live statistics of an experiment."""
+        with self.transaction(connection) as cursor:
+            self._write_statistics(cursor, experiment_id, origin, state, dropped)
+
+    def load_statistics(self, connection: Any, experiment_id: str) -> list[tuple[int, bytes, int]]:
+        """(origin, state, dropped) of every runtime's statistics of an experiment."""
+        with self.transaction(connection, write=False) as cursor:
+            cursor.execute(
+                self.sql(
+                    "SELECT origin, state, dropped FROM ta_statistics WHERE experiment_id = ?"
+                ),
+                (experiment_id,),
+            )
+            return [(int(origin), bytes(state), int(dropped)) for origin, state, dropped in (
+                cursor.fetchall()
+            )]  # fmt: skip
+
+    def clear_statistics(self, connection: Any, experiment_id: str) -> None:
+        """Forget every runtime's statistics of an experiment (``reset_streaming_metrics``)."""
+        with self.transaction(connection) as cursor:
+            cursor.execute(
+                self.sql("DELETE FROM ta_statistics WHERE experiment_id = ?"), (experiment_id,)
+            )
+
+
+def chunk_row(experiment_id: str, origin: int, chunk: EncodedChunk) -> tuple[Any, ...]:
+    return (
+        experiment_id,
+        origin,
+        chunk.seq,
+        chunk.rows,
+        chunk.min_ts,
+        chunk.max_ts,
+        chunk.numbers,
+        chunk.fields,
+        chunk.extras,
+        chunk.tables,
+    )
+
+
+def _blob(value: Any) -> bytes:
+    """A column's bytes (a placeholder selected as text gives ``b""``)."""
+    return value.encode() if isinstance(value, str) else bytes(value)
