@@ -6,8 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._types import EventNameLike
-from ._capture import MARKERS, Captured, capture_exact, encode_fields, is_plain
-from ._routes import cached_route, resolve, route_of
+from ._capture import NOT_MARKERS, Captured, capture_exact, encode_fields, is_plain
+from ._routes import cached_route, generation, resolve, route_of
+
+
+#: emit's one-entry route cache: (name object, its route, generation read).
+_last_route: tuple[object, Any, int] = (None, None, -1)
 
 
 def check_fields(measurements: object, metadata: object) -> None:
@@ -69,12 +73,18 @@ def emit(
     # Hot path, inlined by hand (route_of, capture and deliver): one cache
     # lookup, two type checks, one encode and a byte scan, then per mailbox a
     # length check and an atomic extend.
-    try:
-        route = cached_route(event_name)
-    except TypeError:
-        route = route_of(event_name)  # raises the TypeError with its message
-    if route is None:
-        route = resolve(event_name)
+    global _last_route
+    seen_name, route, seen_in = _last_route
+    if seen_name is not event_name or seen_in != generation[0]:
+        # A loop emitting one name skips this: hashing a tuple name is not free.
+        current = generation[0]
+        try:
+            route = cached_route(event_name)
+        except TypeError:
+            route = route_of(event_name)  # raises the TypeError with its message
+        if route is None:
+            route = resolve(event_name)
+        _last_route = (event_name, route, current)  # one atomic rebinding
     if type(measurements) is not dict and measurements is not None:
         check_fields(measurements, metadata)
     if type(metadata) is not dict and metadata is not None:
@@ -84,8 +94,8 @@ def emit(
     name, groups, single = route
     try:
         fields: Any = encode_fields((measurements, metadata))
-        # is_plain, inlined: byte 0 is the pair's own array header.
-        if fields.translate(MARKERS).find(1, 1) >= 0 and not is_plain(fields):
+        # is_plain, inlined: byte 0 is the pair's own array header, a marker.
+        if len(fields.translate(None, NOT_MARKERS)) > 1 and not is_plain(fields):
             fields = capture(measurements, metadata)
     except BaseException:
         fields = capture(measurements, metadata)

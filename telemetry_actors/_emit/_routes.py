@@ -40,18 +40,29 @@ _routes: dict[object, Route] = {}
 cached_route = _routes.get
 
 
+#: Bumped by every subscription change (under the lock); emit's one-entry
+#: cache keeps a route only while the generation it was read under holds.
+generation = [0]
+
+
+def _changed() -> None:
+    # Under _lock: a new generation first, so no cached route outlives the change.
+    generation[0] += 1
+    _routes.clear()
+
+
 def attach(mailbox: Mailbox, patterns: tuple[NamePattern, ...], clock: Clock) -> None:
     """Route events matching ``patterns`` to ``mailbox``, stamped by ``clock``."""
     with _lock:
         _subscriptions[mailbox] = (patterns, clock)
-        _routes.clear()
+        _changed()
 
 
 def detach(mailbox: Mailbox) -> None:
     """Stop routing events to ``mailbox`` (no-op when not attached)."""
     with _lock:
         if _subscriptions.pop(mailbox, None) is not None:
-            _routes.clear()
+            _changed()
 
 
 def resolve(event_name: object) -> Route:
