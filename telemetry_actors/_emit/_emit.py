@@ -9,7 +9,6 @@ from .._types import EventNameLike
 from ._capture import NOT_MARKERS, Captured, capture_exact, encode_fields, is_plain
 from ._routes import cached_route, generation, resolve, route_of
 
-
 #: emit's one-entry route cache: (name object, its route, generation read).
 _last_route: tuple[object, Any, int] = (None, None, -1)
 
