@@ -254,7 +254,18 @@ def derive(
             cost: float | None = priced if priced - priced == 0.0 else None
         else:
             cost = cost_usd(measurements, metadata, pricing, tokens)
-        return latency, cost, success(measurements, metadata), tokens
+        # success(), inlined for the common case: no error, a str status or none.
+        if metadata.get("error") or metadata.get("exception"):
+            outcome: bool | None = False
+        else:
+            status = measurements.get("status")
+            if status == "ok" and type(status) is str:
+                outcome = True
+            elif status == "error" and type(status) is str:
+                outcome = False
+            else:
+                outcome = True if metadata.get("response") is not None else None
+        return latency, cost, outcome, tokens
     except Exception:
         # Some value misbehaved: derive each field on its own so the others survive.
         tokens = _guarded(token_counts, metadata)

@@ -240,10 +240,16 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
                     state.since_flag = 0
             if name is not run_name:
                 run_name, name_value = name, name_code(name)
-            if model is not run_model:
+            # Decoded fields are new objects each time: compare by value (plain
+            # values only; a kept event's objects might raise in __eq__).
+            if kept is None and type(model) is str and model == run_model:
+                pass
+            else:
                 run_model = model
                 model_value = NONE_CODE if model is None else model_code(model)
-            if provider is not run_provider:
+            if kept is None and type(provider) is str and provider == run_provider:
+                pass
+            else:
                 run_provider = provider
                 provider_value = NONE_CODE if provider is None else provider_code(provider)
             if tokens is None:
