@@ -412,3 +412,30 @@ async def test_a_pause_open_at_stop_ends_at_the_stop(rt: Runtime, clock: FakeClo
     assert (summary.active_seconds, summary.paused_seconds) == (3.0, 4.0)
     group = (await rt.breakdown(experiment.id, "model"))[None]
     assert (group.summary.active_seconds, group.summary.paused_seconds) == (3.0, 4.0)
+
+
+@pytest.mark.parametrize("key", ["model", "provider"])
+async def test_a_none_filter_matches_events_without_the_field(
+    rt: Runtime, clock: FakeClock, key: str
+) -> None:
+    """``model=None`` follows query's rule (the field or ``metadata[k]`` equals None), as a
+    metadata key does; for emitted events without a model it is the breakdown's None group."""
+    genai = "gen_ai.response.model" if key == "model" else "gen_ai.provider.name"
+    steps = [
+        ("emit", {"offset": 0, "name": "app.llm.call", "measurements": {"duration": 10**6},
+                  "metadata": {key: "named"}}),
+        ("emit", {"offset": 1, "name": "app.llm.call", "measurements": {"duration": 2 * 10**6},
+                  "metadata": {}}),
+        ("emit", {"offset": 2, "name": "app.llm.call", "measurements": {"duration": 4 * 10**6},
+                  "metadata": {genai: "otel"}}),
+    ]  # fmt: skip
+    experiment_id = await fill(rt, clock, steps)
+    events = await rt.get_all(experiment_id)
+    expected = [e for e in events if getattr(e, key) is None or e.metadata.get(key) is None]
+    assert [e.latency_ms for e in expected] == [2.0, 4.0]
+    assert await rt.query(experiment_id, **{key: None}) == expected
+    metrics = await rt.calculate_metrics(experiment_id, **{key: None})
+    assert_close(plain(metrics), metrics_by_hand(expected))
+    groups = await rt.breakdown(experiment_id, key)
+    assert set(groups) == {"named", None, "otel"}
+    assert groups[None].latency.mean == 2.0
