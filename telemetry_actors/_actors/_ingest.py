@@ -230,7 +230,7 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
                 )
             if custom_metrics:
                 for metric, values in custom_metrics.items():
-                    values.append(_custom_value(metric, measurements, metadata))
+                    values.append(custom_value(metric, measurements, metadata))
             if adaptive:  # scored one by one: the next decision depends on this one
                 state.since_flag += 1
                 if weight > 0.0 and _observe_one(
@@ -303,7 +303,7 @@ def _sampling_key(sampler: Any, outcome: bool | None, name: Any, metadata: Any) 
         return None
 
 
-def _custom_value(metric: str, measurements: Any, metadata: Any) -> float:
+def custom_value(metric: str, measurements: Any, metadata: Any) -> float:
     """The value of a ``measurements.<key>`` / ``metadata.<key>`` metric, NaN if unusable."""
     source, _, key = metric.partition(".")
     fields = measurements if source == "measurements" else metadata
