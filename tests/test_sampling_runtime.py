@@ -136,7 +136,7 @@ async def test_sampling_and_a_sampling_rate_together_are_refused(rt: Runtime) ->
 def test_reservoir_keeps_algorithm_r_sample_at_every_flush(
     size: int, batches: list[int], seed: int
 ) -> None:
-    async def main() -> list[tuple[int, list[Event], Any, Any]]:
+    async def main() -> list[tuple[int, list[Event], Any, Any, int]]:
         clock = FakeClock()
         seen = 0
         checks = []
@@ -156,12 +156,13 @@ def test_reservoir_keeps_algorithm_r_sample_at_every_flush(
                         await rt.get_all(experiment.id),
                         await rt.calculate_metrics(experiment.id, weighted=True),
                         await rt.streaming_metrics(experiment.id),
+                        (await rt.statistics(experiment.id)).stored_events,
                     )
                 )
         return checks
 
-    for seen, events, weighted, live in anyio.run(main):
-        assert len(events) == min(size, seen)
+    for seen, events, weighted, live, stored in anyio.run(main):
+        assert len(events) == stored == min(size, seen)
         assert sorted(indices(events)) == sorted(reservoir(seed, size, seen))
         assert all(event.sampling_weight == max(1.0, seen / size) for event in events)
         assert weighted.summary.total_events == pytest.approx(seen, rel=1e-12)
@@ -395,3 +396,23 @@ async def test_inserted_events_keep_their_own_weight(rt: Runtime) -> None:
     assert metrics.summary.total_events == 5
     assert metrics.cost.total == 6.0
     assert [e.sampling_weight for e in await rt.get_all(experiment.id)] == [4.0, 1.0]
+
+
+async def test_reservoir_over_many_evictions(rt: Runtime, clock: FakeClock) -> None:
+    """Enough events that evicted rows are compacted out of the store more than once."""
+    experiment = await rt.start_experiment(
+        "many", events=["app.*"], sampling=Reservoir(50, seed=8)
+    )
+    seen = 0
+    for count in (5_000, 20_000, 15_000):
+        for _ in range(count):
+            clock.advance(1)
+            emit_call(seen)
+            seen += 1
+        await rt.flush()
+        events = await rt.get_all(experiment.id)
+        assert sorted(indices(events)) == sorted(reservoir(8, 50, seen))
+        assert {event.sampling_weight for event in events} == {seen / 50}
+        assert (await rt.statistics(experiment.id)).stored_events == 50
+        window = await rt.query(experiment.id, time_range=(BASE_US, BASE_US + seen // 2))
+        assert indices(window) == sorted(i for i in indices(events) if i < seen // 2)
