@@ -15,10 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import telemetry_actors._io._archive as archive_module
 import telemetry_actors._io._export as export_module
 import telemetry_actors._runtime_files as files_module
 import telemetry_actors._runtime_reads as reads_module
-from telemetry_actors import Event, LastN, Runtime, emit
+from telemetry_actors import Event, ExperimentStatus, LastN, Runtime, emit
 from telemetry_actors._storage._filters import ReadCancelled
 from tests.conftest import BASE_US, FakeClock
 
@@ -302,3 +303,32 @@ async def test_mutating_returned_events_changes_nothing_stored(
     ] == snapshot
     assert again[0].measurements == {"duration": 5, "parts": [1, 2]}
     assert again[2].metadata == {"nested": {"x": [1]}}
+
+
+async def test_cancelling_an_archive_leaves_no_file_and_the_status_unchanged(
+    large: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rt, experiment_id = large
+    worker = Worker()
+    batches = archive_module.event_batches
+
+    def watched_batches(snapshots: Any, cancel: threading.Event) -> Iterator[Any]:
+        try:
+            for number, batch in enumerate(batches(snapshots, cancel)):
+                yield batch
+                if number == 0:
+                    worker.signal()
+        except ReadCancelled:
+            worker.ended("cancelled")
+            raise
+        worker.ended("finished")
+
+    monkeypatch.setattr(archive_module, "event_batches", watched_batches)
+    took = await cancel_when_started(lambda: rt.archive(experiment_id), worker.started)
+    assert took < 0.5
+    assert worker.outcome == ["cancelled"]
+    assert sorted((tmp_path / "exports").glob("*")) == []
+    assert (await rt.get_experiment(experiment_id)).status is ExperimentStatus.RUNNING
+    emit("app.call", {"duration": 1}, {"i": -1})  # it still collects
+    await rt.flush()
+    assert len(await rt.get_all(experiment_id)) == EVENTS + 1
