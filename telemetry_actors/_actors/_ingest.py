@@ -61,6 +61,10 @@ _decode = msgspec.msgpack.Decoder().decode
 _NAN = float("nan")
 #: marshal version 4 keeps shared and cyclic containers as they are.
 _MARSHAL_VERSION = 4
+#: Stratified fields that enrichment derives: their place in ``_sampling_key``'s ``fields``.
+_DERIVED = {"success": 0, "event_name": 1, "model": 2, "provider": 3}
+#: Stratified fields every event takes from its experiment.
+_CONTEXT = frozenset({"experiment_id", "experiment_name", "condition", "tags"})
 #: success -> the success column's code.
 _SUCCESS_CODES: dict[bool | None, int] = {None: -1, False: 0, True: 1}
 
@@ -225,9 +229,8 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
             weight = 1.0
             if sampler is not None:
                 flagged = adaptive and state.since_flag < window
-                weight = sampler.decide(
-                    serial, _sampling_key(sampler, outcome, name, metadata), flagged
-                )
+                key = _sampling_key(state, sampler, (outcome, name, model, provider), metadata)
+                weight = sampler.decide(serial, key, flagged)
             if custom_metrics:
                 for metric, values in custom_metrics.items():
                     values.append(custom_value(metric, measurements, metadata))
@@ -289,14 +292,23 @@ def _field_of(metadata: Any, read: Callable[[Any], Any]) -> Any:
         return None
 
 
-def _sampling_key(sampler: Any, outcome: bool | None, name: Any, metadata: Any) -> Any:
+def _sampling_key(
+    state: ExperimentState,
+    sampler: Any,
+    fields: tuple[bool | None, Any, Any, Any],
+    metadata: Any,
+) -> Any:
+    """The event's value of ``sampler.by``: a field of the stored event, else a metadata key.
+
+    ``fields`` is (success, event name, model, provider) as enrichment derived them.
+    """
     by = sampler.by
     if by is None:
         return None
-    if by == "success":
-        return outcome
-    if by == "event_name":
-        return name
+    if by in _DERIVED:
+        return fields[_DERIVED[by]]
+    if by in _CONTEXT:
+        return getattr(state.context, by)
     try:
         return metadata.get(by) if type(metadata) is dict else None
     except Exception:
