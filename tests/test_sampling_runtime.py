@@ -416,3 +416,32 @@ async def test_reservoir_over_many_evictions(rt: Runtime, clock: FakeClock) -> N
         assert (await rt.statistics(experiment.id)).stored_events == 50
         window = await rt.query(experiment.id, time_range=(BASE_US, BASE_US + seen // 2))
         assert indices(window) == sorted(i for i in indices(events) if i < seen // 2)
+
+
+@pytest.mark.parametrize(
+    ("by", "metadata", "condition"),
+    [
+        ("model", {"gen_ai.response.model": "gpt-4"}, "default"),  # the Event field, not a key
+        ("provider", {"gen_ai.provider.name": "gpt-4"}, "default"),
+        ("condition", {}, "gpt-4"),  # the experiment's field
+        ("model", {"model": "gpt-4"}, "default"),
+    ],
+)
+async def test_stratified_by_the_stored_field(
+    rt: Runtime, clock: FakeClock, by: str, metadata: dict[str, Any], condition: str
+) -> None:
+    """The stratum is the stored event's field, wherever enrichment took it from."""
+    experiment = await rt.start_experiment(
+        "field",
+        events=["app.*"],
+        condition=condition,
+        sampling=Stratified({"gpt-4": 0.25}, by=by, default=1.0, seed=6),
+    )
+    for index in range(400):
+        clock.advance(1)
+        emit_call(index, **metadata)
+    await rt.flush()
+    events = await rt.get_all(experiment.id)
+    assert {getattr(event, by) for event in events} == {"gpt-4"}
+    assert indices(events) == sorted(kept_by_rates([0.25] * 400, 6))
+    assert {event.sampling_weight for event in events} == {4.0}
