@@ -439,3 +439,22 @@ async def test_a_none_filter_matches_events_without_the_field(
     groups = await rt.breakdown(experiment_id, key)
     assert set(groups) == {"named", None, "otel"}
     assert groups[None].latency.mean == 2.0
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios, st.sampled_from(("model", "event_name", "success", "region")), filters())
+def test_filtered_breakdown_groups_the_queried_events(
+    steps: list[tuple[str, dict[str, Any]]], by: str, chosen: dict[str, Any]
+) -> None:
+    async def main() -> tuple[dict[Any, Any], list[Event]]:
+        clock = FakeClock()
+        async with Runtime(clock=clock) as rt:
+            experiment_id = await fill(rt, clock, steps)
+            groups = await rt.breakdown(experiment_id, by, **chosen)
+            return groups, await queried(rt, experiment_id, chosen)
+
+    groups, events = anyio.run(main)
+    assert list(groups) == list(dict.fromkeys(_value_of(event, by) for event in events))
+    for value, metrics in groups.items():
+        members = [event for event in events if _value_of(event, by) == value]
+        assert_close(plain(metrics), metrics_by_hand(members))
