@@ -445,3 +445,27 @@ async def test_stratified_by_the_stored_field(
     assert {getattr(event, by) for event in events} == {"gpt-4"}
     assert indices(events) == sorted(kept_by_rates([0.25] * 400, 6))
     assert {event.sampling_weight for event in events} == {4.0}
+
+
+async def test_an_event_inserted_beside_a_reservoir_keeps_its_own_weight(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    """Inserted events are stored as given, outside the reservoir: never evicted, and their
+    weight is their own while the reservoir's events weigh seen / size."""
+    experiment = await rt.start_experiment(
+        "mixed", events=["app.*"], sampling=Reservoir(4, seed=1)
+    )
+    inserted = await rt.insert(
+        experiment.id, {"timestamp": BASE_US, "cost_usd": 1.0, "sampling_weight": 3.0}
+    )
+    for index in range(10):
+        clock.advance(1)
+        emit_call(index, cost=1.0)
+    await rt.flush()
+    events = await rt.get_all(experiment.id)
+    assert events[0] == inserted
+    assert [event.sampling_weight for event in events[1:]] == [2.5] * 4
+    metrics = await rt.calculate_metrics(experiment.id, weighted=True)
+    assert metrics.summary.total_events == 13  # 3 + 10
+    assert metrics.cost.total == 13.0
+    assert_close(plain(metrics), metrics_by_hand(events, weighted=True))
