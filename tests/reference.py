@@ -44,7 +44,8 @@ def metrics_by_hand(events: Sequence[Event], *, weighted: bool = False) -> dict[
     """``calculate_metrics`` of ``events`` as plain data (summary without active/paused seconds).
 
     With ``weighted``, counts and totals are sums of ``sampling_weight`` (and of
-    value x weight): Horvitz-Thompson estimates.
+    value x weight): Horvitz-Thompson estimates; means are weighted totals over
+    weighted counts; spreads and percentiles stay unweighted.
     """
     weight = [event.sampling_weight if weighted else 1.0 for event in events]
     stamps = sorted(event.timestamp for event in events)
@@ -58,13 +59,16 @@ def metrics_by_hand(events: Sequence[Event], *, weighted: bool = False) -> dict[
         "duration_seconds": (stamps[-1] - stamps[0]) / 1e6 if len(stamps) >= 2 else 0.0,
         "event_types": event_types,
     }
-    latencies = [event.latency_ms for event in events if event.latency_ms is not None]
+    timed = [
+        (e.latency_ms, w) for e, w in zip(events, weight, strict=True) if e.latency_ms is not None
+    ]
+    latencies = [value for value, _ in timed]
     if latencies:
         p50, p90, p95, p99 = (float(v) for v in np.percentile(latencies, [50, 90, 95, 99]))
-        mean = math.fsum(latencies) / len(latencies)
+        timed_weight = math.fsum(w for _, w in timed)
         latency = {
-            "count": len(latencies),
-            "mean": mean,
+            "count": _plain_count(timed_weight) if weighted else len(latencies),
+            "mean": math.fsum(x * w for x, w in timed) / timed_weight,
             "median": p50,
             "std_dev": statistics.stdev(latencies) if len(latencies) > 1 else 0.0,
             "min": min(latencies),
@@ -85,7 +89,7 @@ def metrics_by_hand(events: Sequence[Event], *, weighted: bool = False) -> dict[
         total = math.fsum(c * w for c, w in priced)
         per_request = total / math.fsum(w for _, w in priced)
         cost = {
-            "count": len(priced),
+            "count": _plain_count(math.fsum(w for _, w in priced)) if weighted else len(priced),
             "total": total,
             "mean_per_request": per_request,
             "median_per_request": float(np.percentile([c for c, _ in priced], 50)),
@@ -118,7 +122,7 @@ def metrics_by_hand(events: Sequence[Event], *, weighted: bool = False) -> dict[
         sums = [math.fsum(t[i] * w for t, w in counted) for i in range(3)]
         divisor = math.fsum(w for _, w in counted)
         tokens = {
-            "count": len(counted),
+            "count": _plain_count(divisor) if weighted else len(counted),
             "total_prompt": sums[0],
             "total_completion": sums[1],
             "total": sums[2],

@@ -469,3 +469,31 @@ async def test_an_event_inserted_beside_a_reservoir_keeps_its_own_weight(
     assert metrics.summary.total_events == 13  # 3 + 10
     assert metrics.cost.total == 13.0
     assert_close(plain(metrics), metrics_by_hand(events, weighted=True))
+
+
+async def test_weighted_latency_is_not_biased_towards_the_kept_stratum(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    """Failures (1,000 ms) all kept, successes (100 ms) at 10 %: the weighted mean latency and
+    count estimate all events (550 ms, 400), where the kept events alone average ~920 ms."""
+    counts, means = [], []
+    for seed in range(30):
+        experiment = await rt.start_experiment(
+            f"strata {seed}",
+            events=["app.*"],
+            sampling=Stratified({False: 1.0, True: 0.1}, seed=seed),
+        )
+        for index in range(400):
+            failed = index % 2 == 0
+            emit_call(index, latency_ms=1_000.0 if failed else 100.0,
+                      **({"error": "x"} if failed else {"response": "ok"}))  # fmt: skip
+        await rt.flush()
+        await rt.stop_experiment(experiment.id)
+        weighted = await rt.calculate_metrics(experiment.id, weighted=True)
+        events = await rt.get_all(experiment.id)
+        assert_close(plain(weighted), metrics_by_hand(events, weighted=True))
+        counts.append(weighted.latency.count)
+        means.append(weighted.latency.mean)
+        assert (await rt.calculate_metrics(experiment.id)).latency.mean > 850
+    assert statistics.fmean(counts) == pytest.approx(400, rel=0.05)
+    assert statistics.fmean(means) == pytest.approx(550, rel=0.05)
