@@ -54,19 +54,30 @@ class RuntimeState(enum.Enum):
     CLOSED = "closed"
 
 
-async def off_loop(function: Callable[..., T], *args: Any) -> T:
+async def off_loop(function: Callable[..., T], *args: Any, settle: bool = False) -> T:
     """Run ``function(*args, cancel=event)`` in a worker thread.
 
-    If the caller is cancelled, the await ends at once and ``cancel`` is
-    set, so the worker stops at its next check instead of running on.
+    If the caller is cancelled, ``cancel`` is set, so the worker stops at its
+    next check instead of running on, and the await ends at once; with
+    ``settle`` it ends once the worker has stopped (a writer has then removed
+    its half-written file, so a cancelled export leaves nothing behind).
     """
     cancel = threading.Event()
+    stopped = threading.Event()
+
+    def run() -> T:
+        try:
+            return function(*args, cancel=cancel)
+        finally:
+            stopped.set()
+
     try:
-        return await anyio.to_thread.run_sync(
-            functools.partial(function, *args, cancel=cancel), abandon_on_cancel=True
-        )
+        return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
     finally:
         cancel.set()
+        if settle and not stopped.is_set():
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(stopped.wait)
 
 
 class RuntimeCore:

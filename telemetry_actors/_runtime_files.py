@@ -94,7 +94,7 @@ class FilesMixin(RuntimeCore):
                 cancel=cancel,  # type: ignore[arg-type]
             )
 
-        return await off_loop(run)
+        return await off_loop(run, settle=True)
 
     async def to_pandas(self, experiment_id: str) -> Any:
         """The experiment's events as a ``pandas.DataFrame`` (the ``parquet`` extra).
@@ -148,7 +148,7 @@ class FilesMixin(RuntimeCore):
             )
 
         try:
-            result = await off_loop(run)
+            result = await off_loop(run, settle=True)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self._end_archive(experiment_id, False)

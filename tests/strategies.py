@@ -112,6 +112,7 @@ class StoreUnderTest:
         self.store = MemoryStore()
         self.pending: list[StatsBatch] = []
         self.pending_rows = 0
+        self.detector = None  # no live anomaly detection
         self.context = Context(EXPERIMENT_ID, EXPERIMENT_NAME, "default", ())
 
     def __len__(self) -> int:

@@ -26,14 +26,29 @@ logger = logging.getLogger("telemetry_actors")
 _NAN = float("nan")
 
 
-def sampling_key(sampler: Any, outcome: bool | None, name: Any, metadata: Any) -> Any:
+#: Stratified fields that enrichment derives: their place in ``sampling_key``'s ``fields``.
+_DERIVED = {"success": 0, "event_name": 1, "model": 2, "provider": 3}
+#: Stratified fields every event takes from its experiment.
+_CONTEXT = frozenset({"experiment_id", "experiment_name", "condition", "tags"})
+
+
+def sampling_key(
+    state: ExperimentState,
+    sampler: Any,
+    fields: tuple[bool | None, Any, Any, Any],
+    metadata: Any,
+) -> Any:
+    """The event's value of ``sampler.by``: a field of the stored event, else a metadata key.
+
+    ``fields`` is (success, event name, model, provider) as enrichment derived them.
+    """
     by = sampler.by
     if by is None:
         return None
-    if by == "success":
-        return outcome
-    if by == "event_name":
-        return name
+    if by in _DERIVED:
+        return fields[_DERIVED[by]]
+    if by in _CONTEXT:
+        return getattr(state.context, by)
     try:
         return metadata.get(by) if type(metadata) is dict else None
     except Exception:

@@ -226,9 +226,8 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
             weight = 1.0
             if sampler is not None:
                 flagged = adaptive and state.since_flag < window
-                weight = sampler.decide(
-                    serial, sampling_key(sampler, outcome, name, metadata), flagged
-                )
+                key = sampling_key(state, sampler, (outcome, name, model, provider), metadata)
+                weight = sampler.decide(serial, key, flagged)
             if custom_metrics:
                 for metric, values in custom_metrics.items():
                     values.append(custom_value(metric, measurements, metadata))

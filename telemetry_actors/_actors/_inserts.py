@@ -24,6 +24,7 @@ from .._enrichment import number_or_none, token_counts_of
 from .._event import Event
 from .._stats._streaming import StatsBatch
 from .._storage._block import KIND_INSERTED, TOKENS_FLOAT, build_block
+from ._batch import custom_value
 from ._state import ExperimentState
 
 _NAN = float("nan")
@@ -136,3 +137,20 @@ def store_prepared(state: ExperimentState, prepared: PreparedRows) -> None:
         StatsBatch(columns["names"], columns["latency"], columns["cost"], columns["success"])
     )
     state.pending_rows += len(prepared.events)
+    if state.detector is not None:
+        _score(state, prepared, columns)
+
+
+def _score(state: ExperimentState, prepared: PreparedRows, columns: dict[str, Any]) -> None:
+    """Score the inserted events for anomalies, in order, as ingest scores emitted ones."""
+    values: dict[str, Any] = {"latency_ms": columns["latency"], "cost_usd": columns["cost"]}
+    for metric in state.detector.spec.metrics:
+        if "." in metric:
+            values[metric] = [
+                custom_value(metric, event.measurements, event.metadata)
+                for event in prepared.events
+            ]
+    found = state.detector.observe_many(
+        [event.event_id for event in prepared.events], columns["timestamps"], values
+    )
+    state.anomalies.extend(found)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, BinaryIO
 
@@ -20,6 +21,7 @@ import msgspec
 from .._event import Event
 from .._experiment import datetime_from_us
 from .._names import dotted
+from .._storage._filters import check
 from ._plain import plain, plain_fields, safe_str, utf8_text
 
 #: A text cell starting with one of these is a formula to a spreadsheet (CSV injection).
@@ -127,9 +129,17 @@ _spool_decoder = msgspec.msgpack.Decoder(list[dict[str, str]])
 
 
 def write_csv(
-    batches: Iterable[list[Event]], stream: BinaryIO, flatten: bool, neutralize: bool = True
+    batches: Iterable[list[Event]],
+    stream: BinaryIO,
+    flatten: bool,
+    neutralize: bool = True,
+    cancel: threading.Event | None = None,
 ) -> int:
-    """Write the events of ``batches`` as CSV to ``stream``; return the rows written."""
+    """Write the events of ``batches`` as CSV to ``stream``; return the rows written.
+
+    Raises:
+        ReadCancelled: ``cancel`` was set (checked between spooled batches).
+    """
     columns: set[str] = set()
     count = 0
     with tempfile.TemporaryFile() as spool:
@@ -147,6 +157,7 @@ def write_csv(
         writer = csv.writer(text, lineterminator="\r\n")
         writer.writerow(header)
         for rows in _spooled(spool):
+            check(cancel)
             writer.writerows([row.get(column, "") for column in header] for row in rows)
         text.flush()
         text.detach()

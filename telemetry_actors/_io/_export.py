@@ -85,6 +85,7 @@ def write_events(
                 stream,
                 flatten,
                 neutralize,
+                cancel,
             )
         else:
             for events, plain in event_batches(snapshots, cancel):

@@ -94,14 +94,16 @@ def sample_std_dev(values: FloatArray, mean: float) -> float:
     return math.sqrt(max(squares - correction, 0.0) / (len(values) - 1))
 
 
-def latency_metrics(latencies: FloatArray) -> LatencyMetrics:
-    """Distribution of the given latencies. O(n)."""
+def latency_metrics(latencies: FloatArray, weights: FloatArray | None = None) -> LatencyMetrics:
+    """Distribution of the given latencies (count and mean Horvitz-Thompson with weights). O(n)."""
     if len(latencies) == 0:
         return LatencyMetrics()
-    mean = exact_sum(latencies) / len(latencies)
+    count: float = len(latencies) if weights is None else exact_sum(weights)
+    total = exact_sum(latencies) if weights is None else exact_sum(latencies * weights)
+    mean = total / count
     p50, p90, p95, p99 = linear_percentiles(latencies, (50, 90, 95, 99))
     return LatencyMetrics(
-        count=len(latencies),
+        count=_count(count),
         mean=mean,
         median=p50,
         std_dev=sample_std_dev(latencies, mean),
@@ -126,7 +128,7 @@ def cost_metrics(costs: FloatArray, weights: FloatArray | None = None) -> CostMe
         total = exact_sum(costs * weights)
     mean = total / count
     return CostMetrics(
-        count=len(costs),
+        count=_count(count),
         total=total,
         mean_per_request=mean,
         median_per_request=linear_percentiles(costs, (50,))[0],
@@ -173,7 +175,7 @@ def token_metrics(columns: MetricColumns, weighted: bool) -> TokenMetrics:
     prompt, completion, total = (_as_int(value) for value in totals) if as_ints else totals
     divisor = count if weights is None else exact_sum(weights)
     return TokenMetrics(
-        count=count,
+        count=_count(divisor),
         total_prompt=prompt,
         total_completion=completion,
         total=total,
@@ -232,7 +234,8 @@ def calculate(
         active_seconds=active_seconds,
         paused_seconds=paused_seconds,
     )
-    latency = columns.latency[~np.isnan(columns.latency)]
+    has_latency = ~np.isnan(columns.latency)
+    latency = columns.latency[has_latency]
     has_cost = ~np.isnan(columns.cost)
     success, failure = columns.success == 1, columns.success == 0
     if weights is None:
@@ -241,7 +244,7 @@ def calculate(
         counts = (exact_sum(weights), exact_sum(weights[success]), exact_sum(weights[failure]))
     return Metrics(
         summary=summary,
-        latency=latency_metrics(latency),
+        latency=latency_metrics(latency, None if weights is None else weights[has_latency]),
         cost=cost_metrics(columns.cost[has_cost], None if weights is None else weights[has_cost]),
         reliability=reliability_metrics(*counts),
         tokens=token_metrics(columns, weighted),

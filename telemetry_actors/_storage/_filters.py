@@ -99,7 +99,9 @@ class Filter:
                 keep &= inserted
             unsure |= inserted
         for key, expected in self.fields.items():
-            if key in ("model", "provider"):
+            # None matches a row whose metadata lacks the key even when its
+            # column holds a model (from gen_ai.*): only the events can tell.
+            if key in ("model", "provider") and expected is not None:
                 codes = merged.column(key)
                 table = snapshot.models if key == "model" else snapshot.providers
                 code = _code_of(table, expected)

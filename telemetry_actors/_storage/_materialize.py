@@ -63,8 +63,9 @@ def block_events(
 
     O(rows), about 1-2 µs each: the columns are sliced and turned into lists
     at C speed, then one Event is built per row. ``weight_override``
-    replaces every row's sampling weight (a reservoir's weight is the same
-    for every kept event and changes as events arrive).
+    replaces the sampling weight of every collected row (a reservoir's weight
+    is the same for every kept event and changes as events arrive); inserted
+    rows keep their own.
     """
     index = np.arange(rows.start, rows.stop) if isinstance(rows, range) else np.asarray(rows)
     if len(index) == 0:
@@ -95,10 +96,7 @@ def block_events(
     for position, row in enumerate(index.tolist()):
         kind = kinds[position]
         if kind == KIND_INSERTED:
-            event = copied_event(block.extras[row])
-            if weight_override is not None:
-                event = msgspec.structs.replace(event, sampling_weight=weight_override)
-            append(event)
+            append(copied_event(block.extras[row]))
             continue
         if kind == KIND_KEPT:
             kept = block.extras[row]

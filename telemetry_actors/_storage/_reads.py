@@ -17,7 +17,7 @@ import numpy.typing as npt
 from .._event import Event
 from .._stats._metrics import MetricColumns
 from .._windows import Last, LastN, Range, Window
-from ._block import KIND_MASK, TOKENS_FLOAT
+from ._block import KIND_INSERTED, KIND_MASK, TOKENS_FLOAT
 from ._filters import BATCH_ROWS, Filter, check
 from ._snapshot import Merged, Snapshot
 
@@ -96,6 +96,10 @@ def metric_columns(merged: Merged, positions: npt.NDArray[np.int64] | None) -> M
         return column if positions is None else column[positions]
 
     kind = take("kind")
+    weight = take("weight")
+    override = merged.snapshot.weight_override
+    if override is not None:  # a reservoir's weight, for every row but the inserted ones
+        weight = np.where((kind & KIND_MASK) == KIND_INSERTED, weight, override)
     return MetricColumns(
         timestamps=take("timestamps"),
         names=take("names"),
@@ -105,9 +109,7 @@ def metric_columns(merged: Merged, positions: npt.NDArray[np.int64] | None) -> M
         prompt=take("prompt"),
         completion=take("completion"),
         total=take("total"),
-        weight=take("weight")
-        if merged.snapshot.weight_override is None
-        else np.full(len(kind), merged.snapshot.weight_override),
+        weight=weight,
         tokens_float=bool(np.any((kind & TOKENS_FLOAT) != 0)),
     )
 
