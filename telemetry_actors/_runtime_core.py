@@ -10,7 +10,6 @@ stays free.
 from __future__ import annotations
 
 import enum
-import functools
 import secrets
 import threading
 import time

@@ -84,7 +84,7 @@ def resolve(event_name: object) -> Route:
             grouped = tuple((clock, tuple(targets)) for clock, targets in groups.items())
             single: Single | None = None
             if len(grouped) == 1 and len(grouped[0][1]) == 1:
-                (clock, ((queue, slots, mailbox),)), = grouped
+                ((clock, ((queue, slots, mailbox),)),) = grouped
                 single = (clock, queue, slots, mailbox)
             route = (name, grouped, single)
         if len(_routes) >= _MAX_CACHED_ROUTES:

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry_actors._stats import _anomaly as anomaly_module
+from telemetry_actors._stats import _anomaly_posthoc as posthoc_module
 from telemetry_actors._stats._anomaly import (
     Anomaly,
     AnomalyDetection,
@@ -562,5 +563,7 @@ def test_bad_specs_are_named(fields: dict[str, object], match: str) -> None:
 
 
 def test_the_docstring_examples_run() -> None:
-    results = doctest.testmod(anomaly_module)
-    assert (results.failed, results.attempted) == (0, 7)
+    live = doctest.testmod(anomaly_module)
+    posthoc = doctest.testmod(posthoc_module)
+    assert (live.failed, live.attempted) == (0, 5)
+    assert (posthoc.failed, posthoc.attempted) == (0, 2)

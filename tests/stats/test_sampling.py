@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
+from telemetry_actors._stats._samplers import _uniforms
 from telemetry_actors._stats._sampling import (
     Adaptive,
     Reservoir,
@@ -29,7 +30,6 @@ from telemetry_actors._stats._sampling import (
     SamplingSpec,
     Stratified,
     Uniform,
-    _uniforms,
     make_sampler,
     sampler_from_metadata,
     weighted_count,
