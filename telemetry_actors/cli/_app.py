@@ -19,6 +19,7 @@ from rich.console import Console
 
 from .. import NoEventsError, Runtime, __version__
 from ._archives import label_of, load_archives
+from ._databases import check_database, database_kind, display_url
 from ._demo import TIME_SCALE, DemoConfig, DemoResult, run_demo
 from ._durations import format_duration, parse_duration
 from ._errors import CommandLineError
@@ -134,14 +135,42 @@ def cli() -> None:
 @click.option(
     "--no-live", is_flag=True, help="Plain log lines instead of the live view; no pacing."
 )
-def demo(duration: float, agents: int, seed: int, out: Path | None, no_live: bool) -> None:
-    """Run a simulated A/B study: one model against a 3-model ensemble."""
+@click.option(
+    "--database",
+    metavar="URL",
+    default=None,
+    help="Keep the experiments in this database: a path, sqlite:///path or "
+    "postgresql://user@host/db.  [default: <out>/telemetry.db]",
+)
+@click.option("--no-database", is_flag=True, help="Keep the experiments in memory only.")
+def demo(
+    duration: float,
+    agents: int,
+    seed: int,
+    out: Path | None,
+    no_live: bool,
+    database: str | None,
+    no_database: bool,
+) -> None:
+    """Run a simulated A/B study: one model against a 3-model ensemble.
+
+    Its experiments are kept in a database (SQLite in the output folder unless
+    --database names another), where a second terminal can read them while it
+    runs: telemetry-actors summarize --database <out>/telemetry.db
+    """
+    if database is not None and no_database:
+        raise click.UsageError("--database and --no-database exclude each other")
     console = Console(highlight=False)
     live = not no_live and console.is_terminal
     out = out if out is not None else _default_out()
     with _one_line_errors():
         prepare_folder(out)
-    config = DemoConfig(out=out, duration=duration, agents=agents, seed=seed, paced=live)
+        kept: str | Path | None = None if no_database else database or out / "telemetry.db"
+        if kept is not None:
+            anyio.run(check_database, kept)
+    config = DemoConfig(
+        out=out, duration=duration, agents=agents, seed=seed, paced=live, database=kept
+    )
     console.print(
         f"[bold]telemetry-actors demo[/]: {agents} agents, "
         f"{format_duration(round(duration * TIME_SCALE * 1_000_000))} of simulated traffic, "
@@ -149,11 +178,22 @@ def demo(duration: float, agents: int, seed: int, out: Path | None, no_live: boo
         "and [bold]ensemble[/] (claude-3-sonnet, gpt-3.5-turbo, gemini-2.0-flash-exp "
         "with a majority vote). The A/B experiments are paused from 45% to 55%."
     )
+    console.print(_kept_text(kept), soft_wrap=True)
     reporter = LiveView(console) if live else LogLines(console)
     with _one_line_errors(), writing(None):
         with reporter, _ungrouped():
             result = anyio.run(run_demo, config, reporter.update)
         _report_demo(console, result)
+
+
+def _kept_text(database: str | Path | None) -> str:
+    if database is None:
+        return "Experiments are kept in memory only (--no-database)."
+    shown = display_url(database)
+    return (
+        f"Experiments are kept in {shown} ({database_kind(database)}).\n"
+        f"From another terminal, while it runs: telemetry-actors summarize --database {shown}"
+    )
 
 
 def _default_out() -> Path:
@@ -190,7 +230,13 @@ def _report_demo(console: Console, result: DemoResult) -> None:
         console.print(f"  wrote {path}", highlight=False, soft_wrap=True)
     console.print(f"Output folder: [bold]{result.out}[/]", soft_wrap=True)
     first = result.out / f"{result.experiments[0].name}.archive.jsonl"
-    console.print(f"Next: telemetry-actors summarize {first}", soft_wrap=True)
+    if result.database is not None:
+        console.print(
+            f"Next: telemetry-actors summarize --database {result.database}", soft_wrap=True
+        )
+        console.print(f"  or: telemetry-actors summarize {first}", soft_wrap=True)
+    else:
+        console.print(f"Next: telemetry-actors summarize {first}", soft_wrap=True)
 
 
 @cli.command()

@@ -6,7 +6,9 @@ of three cheaper models, see :mod:`._agents`). Simulated time runs
 seconds simulate ``duration * TIME_SCALE`` seconds of traffic. Halfway
 through, both A/B experiments are paused for a tenth of the study, as one
 would during a deploy. At the end the demo compares the conditions and writes
-CSV, JSON Lines, archives and ``summary.json`` into the output folder.
+CSV, JSON Lines, archives and ``summary.json`` into the output folder. With a
+``database`` its experiments are also kept there, durable: another process
+(``telemetry-actors summarize --database ...``) can read them while it runs.
 
 This module uses only the public API and imports neither rich nor
 matplotlib: the CLI draws the live view and the plot from what it returns.
@@ -26,6 +28,7 @@ import msgspec
 
 from .. import Comparison, Experiment, Metrics, Runtime, WindowMetrics
 from ._agents import CONDITIONS, agent
+from ._databases import display_url, open_runtime
 from ._pacing import FramePacer
 from ._simclock import SimulatedClock
 from ._windows import choose_window_us, complete_windows
@@ -58,6 +61,9 @@ class DemoConfig:
         seed: fixes every simulated number.
         paced: run in real time (for the live view) or as fast as possible.
         frames_per_second: progress reports per wall-clock second.
+        database: where the experiments are kept, as ``Runtime(database=...)``
+            takes it (a path, ``sqlite:///path``, ``postgresql://...``);
+            None keeps them in memory only.
     """
 
     out: Path
@@ -66,6 +72,7 @@ class DemoConfig:
     seed: int = 0
     paced: bool = True
     frames_per_second: float = 10.0
+    database: str | Path | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,8 @@ class DemoResult:
     pause_us: tuple[int, int]
     trace: TraceSummary
     files: list[Path] = field(default_factory=list)
+    #: The database the experiments are kept in, password hidden; None: memory only.
+    database: str | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -171,6 +180,7 @@ async def run_demo(config: DemoConfig, on_progress: ProgressCallback | None = No
 
     Raises:
         ValueError: fewer than two agents or a non-positive duration.
+        DatabaseError: ``config.database`` cannot be opened.
     """
     if config.agents < 2:
         raise ValueError(
@@ -182,7 +192,7 @@ async def run_demo(config: DemoConfig, on_progress: ProgressCallback | None = No
     clock = SimulatedClock(origin_us)
     span_us = round(config.duration * TIME_SCALE * 1_000_000)
     report = on_progress or _ignore
-    async with Runtime(clock=clock, export_dir=config.out) as rt:
+    async with open_runtime(config.database, clock=clock, export_dir=config.out) as rt:
         study = _Study(config, rt, clock, origin_us, span_us)
         await _start_experiments(study)
         async with anyio.create_task_group() as agents:
@@ -281,7 +291,8 @@ async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
     """Stop, compare and write; the last reports show the experiments stopped, then archived."""
     rt, out = study.rt, study.config.out
     ids = [experiment.id for experiment in study.experiments]
-    for experiment_id in ids:
+    assert study.trace is not None
+    for experiment_id in [*ids, study.trace.id]:  # stopped, not left RUNNING in a database
         await rt.stop_experiment(experiment_id)
     study.phase = "writing files"
     report(await _progress(study))
@@ -295,7 +306,6 @@ async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
         )
         for condition, experiment_id in zip(CONDITIONS, ids, strict=True)
     }
-    assert study.trace is not None
     trace = _trace_summary((await rt.calculate_metrics(study.trace.id)).events)
     files: list[Path] = []
     for experiment in study.experiments:
@@ -323,7 +333,12 @@ async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
         pause_us=(study.frame_us(pause_frame), study.frame_us(resume_frame)),
         trace=trace,
         files=files,
+        database=_database_text(study.config),
     )
+
+
+def _database_text(config: DemoConfig) -> str | None:
+    return None if config.database is None else display_url(config.database)
 
 
 def _trace_summary(events: dict[str, int]) -> TraceSummary:
@@ -376,6 +391,7 @@ def _write_summary(
         "seed": config.seed,
         "agents": config.agents,
         "simulated_seconds": study.span_us / 1e6,
+        "database": _database_text(config),
         "conditions": {
             experiment.condition: {
                 "experiment_id": experiment.id,

@@ -42,6 +42,7 @@ def comparison_section(result: Result) -> str:
 def numbers(summary_path: Path) -> dict[str, Any]:
     """summary.json without what differs between runs: ids and wall-clock time stamps."""
     summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
+    del summary["database"]  # in the run's own folder
     for condition in summary["conditions"].values():
         del condition["experiment_id"]
         del condition["metrics"]["summary"]["time_range"]
