@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 
 from .. import NoEventsError, Runtime, __version__
-from ._archives import label_of, load_archives
+from ._archives import label_of
 from ._databases import check_database, database_kind, display_url
 from ._demo import TIME_SCALE, DemoConfig, DemoResult, run_demo
 from ._durations import format_duration, parse_duration
@@ -26,15 +26,13 @@ from ._errors import CommandLineError
 from ._live import LiveView, LogLines
 from ._outputs import check_image_path, check_output_file, prepare_folder, writing
 from ._plot import plot_windows
-from ._tables import comparison_table, experiment_table, metrics_table
+from ._sources import Source, open_sources
+from ._tables import comparison_table, experiment_table, experiments_table, metrics_table
 from ._windows import Series, plan_series
 
 __all__ = ["cli", "main"]
 
 T = TypeVar("T")
-
-# Existence is checked when loading, for a one-line error rather than click's usage text.
-_archive_argument = click.argument("archive", type=click.Path(path_type=Path))
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -239,16 +237,43 @@ def _report_demo(console: Console, result: DemoResult) -> None:
         console.print(f"Next: telemetry-actors summarize {first}", soft_wrap=True)
 
 
+_database_option = click.option(
+    "--database",
+    metavar="URL",
+    default=None,
+    help="Read experiments from this database (a path, sqlite:///path or postgresql://...); "
+    "the arguments are then experiment ids or names, not archives.",
+)
+
+
+def _missing(name: str) -> click.MissingParameter:
+    return click.MissingParameter(
+        "Give an archive, or --database URL to read experiments from a database.",
+        param_type="argument",
+        param_hint=f"'{name}'",
+    )
+
+
 @cli.command()
-@_archive_argument
-def summarize(archive: Path) -> None:
-    """Print the metrics of one archive."""
+@click.argument("source", metavar="ARCHIVE|ID", required=False)
+@_database_option
+def summarize(source: str | None, database: str | None) -> None:
+    """Print the metrics of one archive, or of one experiment in a --database.
+
+    With --database and no ID, list the experiments in the database.
+    """
+    if source is None and database is None:
+        raise _missing("ARCHIVE|ID")
 
     async def run() -> None:
-        async with Runtime() as rt:
-            (experiment,) = await load_archives(rt, [archive])
-            metrics = await rt.calculate_metrics(experiment.id)
         console = Console(highlight=False)
+        async with open_sources([source] if source else [], database) as (rt, sources):
+            if source is None:
+                assert database is not None
+                await _list_experiments(console, rt, sources, display_url(database))
+                return
+            experiment = sources[0].experiment
+            metrics = await rt.calculate_metrics(experiment.id)
         console.print(experiment_table(experiment))
         console.print(metrics_table([(label_of(experiment), metrics)], title="Metrics"))
         events = ", ".join(f"{name}: {count:,}" for name, count in sorted(metrics.events.items()))
@@ -257,15 +282,30 @@ def summarize(archive: Path) -> None:
     _run(run)
 
 
+async def _list_experiments(
+    console: Console, rt: Runtime, sources: list[Source], shown: str
+) -> None:
+    if not sources:
+        console.print(f"No experiments in {shown}.", soft_wrap=True)
+        return
+    rows = []
+    for source in sources:
+        metrics = await rt.calculate_metrics(source.experiment.id)
+        rows.append((source.experiment, metrics.summary.total_events))
+    console.print(f"Experiments in {shown}", soft_wrap=True)
+    console.print(experiments_table(rows))
+
+
 @cli.command()
-@click.argument("baseline", type=click.Path(path_type=Path))
-@click.argument("treatment", type=click.Path(path_type=Path))
-def compare(baseline: Path, treatment: Path) -> None:
-    """Compare two archives; the first is the baseline."""
+@click.argument("baseline", metavar="BASELINE")
+@click.argument("treatment", metavar="TREATMENT")
+@_database_option
+def compare(baseline: str, treatment: str, database: str | None) -> None:
+    """Compare two archives, or two experiments in a --database; the first is the baseline."""
 
     async def run() -> None:
-        async with Runtime() as rt:
-            experiments = await load_archives(rt, [baseline, treatment])
+        async with open_sources([baseline, treatment], database) as (rt, sources):
+            experiments = [source.experiment for source in sources]
             comparison = await rt.compare_experiments([e.id for e in experiments])
         labels = [label_of(experiment) for experiment in experiments]
         Console(highlight=False).print(comparison_table(comparison, labels))
@@ -274,7 +314,8 @@ def compare(baseline: Path, treatment: Path) -> None:
 
 
 @cli.command()
-@click.argument("archives", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("archives", metavar="[ARCHIVE|ID]...", nargs=-1)
+@_database_option
 @click.option(
     "-o",
     "--output",
@@ -301,12 +342,19 @@ def compare(baseline: Path, treatment: Path) -> None:
     "[default: the window]",
 )
 def plot(
-    archives: tuple[Path, ...], output: Path, window_us: int | None, step_us: int | None
+    archives: tuple[str, ...],
+    database: str | None,
+    output: Path,
+    window_us: int | None,
+    step_us: int | None,
 ) -> None:
-    """Plot windowed latency, cost and success rate of one or more archives.
+    """Plot windowed latency, cost and success rate of archives, or of experiments in a
+    --database (all of them when no ID is given).
 
     Only complete windows are drawn; the lines are sorted and coloured by condition.
     """
+    if not archives and database is None:
+        raise _missing("ARCHIVE|ID...")
     if window_us is not None and step_us is not None and step_us > window_us:
         raise click.BadParameter(
             f"--step {format_duration(step_us)} is longer than --window "
@@ -317,11 +365,15 @@ def plot(
         check_image_path(output)
 
     async def run() -> None:
-        async with Runtime() as rt:
-            experiments = await load_archives(rt, archives)
+        async with open_sources(archives, database) as (rt, sources):
+            if not sources:
+                assert database is not None
+                raise CommandLineError(
+                    f"nothing to plot: no experiments in {display_url(database)}"
+                )
             plan = await plan_series(
                 rt,
-                list(zip(archives, experiments, strict=True)),
+                [(source.name, source.experiment) for source in sources],
                 window_us=window_us,
                 step_us=step_us,
             )
@@ -352,7 +404,8 @@ def _windows_count(series: Series) -> str:
 
 
 @cli.command()
-@_archive_argument
+@click.argument("archive", metavar="ARCHIVE|ID")
+@_database_option
 @click.option(
     "--format",
     "format_",
@@ -368,17 +421,17 @@ def _windows_count(series: Series) -> str:
     default=None,
     help="The file to write.  [default: exports/<name>_<unix seconds>.<format>]",
 )
-def export(archive: Path, format_: str, output: Path | None) -> None:
-    """Export the events of an archive as CSV or JSON Lines."""
+def export(archive: str, database: str | None, format_: str, output: Path | None) -> None:
+    """Export the events of an archive, or of an experiment in a --database, as CSV or
+    JSON Lines."""
     if output is not None:
         with _one_line_errors():
             check_output_file(output)
 
     async def run() -> None:
-        async with Runtime() as rt:
-            (experiment,) = await load_archives(rt, [archive])
+        async with open_sources([archive], database) as (rt, sources):
             with writing(output):
-                path = await rt.export(experiment.id, format_, path=output)
+                path = await rt.export(sources[0].experiment.id, format_, path=output)
         click.echo(f"wrote {path}")
 
     _run(run)

@@ -12,6 +12,7 @@ from .. import Comparison, Experiment, Metrics
 __all__ = [
     "comparison_table",
     "experiment_table",
+    "experiments_table",
     "format_ms",
     "format_pct",
     "format_usd",
@@ -154,4 +155,21 @@ def experiment_table(experiment: Experiment) -> Table:
     }
     for key, value in rows.items():
         table.add_row(key, value)
+    return table
+
+
+def experiments_table(rows: Sequence[tuple[Experiment, int]]) -> Table:
+    """One row per experiment: name, id, condition, status and stored events."""
+    table = Table()
+    for column in ("name", "id", "condition", "status"):
+        table.add_column(column)
+    table.add_column("events", justify="right")
+    for experiment, events in rows:
+        table.add_row(
+            experiment.name,
+            experiment.id,
+            experiment.condition,
+            experiment.status.value,
+            f"{events:,}",
+        )
     return table

@@ -93,6 +93,14 @@ def test_the_demo_writes_into_postgresql(postgres_url: str, tmp_path: Path) -> N
     assert summary["database"] == postgres_url
     assert_kept(postgres_url, summary)
     assert "(PostgreSQL)" in result.stdout
+    listing = invoke("summarize", "--database", postgres_url)
+    assert listing.exit_code == 0, listing.output
+    names = sorted(
+        line.split("│")[1].strip()
+        for line in listing.stdout.splitlines()[1:]
+        if line.startswith("│")
+    )
+    assert names == ["ab-ensemble", "ab-single", "trace"]
 
 
 def test_database_and_no_database_exclude_each_other(tmp_path: Path) -> None:
