@@ -17,7 +17,7 @@ import anyio
 import click
 from rich.console import Console
 
-from .. import NoEventsError, Runtime, __version__
+from .. import NoEventsError, Runtime, Significance, __version__
 from ._archives import label_of
 from ._databases import check_database, database_kind, display_url
 from ._demo import TIME_SCALE, DemoConfig, DemoResult, run_demo
@@ -26,8 +26,16 @@ from ._errors import CommandLineError
 from ._live import LiveView, LogLines
 from ._outputs import check_image_path, check_output_file, prepare_folder, writing
 from ._plot import plot_windows
+from ._significance import significance_or_note
 from ._sources import Source, open_sources
-from ._tables import comparison_table, experiment_table, experiments_table, metrics_table
+from ._tables import (
+    comparison_table,
+    experiment_table,
+    experiments_table,
+    metrics_table,
+    significance_footer,
+    significance_table,
+)
 from ._windows import Series, plan_series
 
 __all__ = ["cli", "main"]
@@ -216,6 +224,8 @@ def _report_demo(console: Console, result: DemoResult) -> None:
     labels = list(result.conditions)
     console.print()
     console.print(comparison_table(result.comparison, labels, title="A/B comparison"))
+    _print_significance(console, result.significance, result.significance_note, labels)
+    console.print()
     trace = result.trace
     console.print(
         f"Trace experiment: {trace.events:,} events, {trace.llm_calls:,} LLM requests "
@@ -306,11 +316,29 @@ def compare(baseline: str, treatment: str, database: str | None) -> None:
     async def run() -> None:
         async with open_sources([baseline, treatment], database) as (rt, sources):
             experiments = [source.experiment for source in sources]
-            comparison = await rt.compare_experiments([e.id for e in experiments])
+            ids = [experiment.id for experiment in experiments]
+            comparison = await rt.compare_experiments(ids)
+            # A fixed seed: the bootstrap intervals (not shown) are the same every time.
+            significance, note = await significance_or_note(rt, *ids, seed=0)
         labels = [label_of(experiment) for experiment in experiments]
-        Console(highlight=False).print(comparison_table(comparison, labels))
+        console = Console(highlight=False)
+        console.print(comparison_table(comparison, labels))
+        _print_significance(console, significance, note, labels)
 
     _run(run)
+
+
+def _print_significance(
+    console: Console, significance: Significance | None, note: str | None, labels: list[str]
+) -> None:
+    """The significance table and its footer, or the note saying why there is none."""
+    if significance is None:
+        console.print(note, soft_wrap=True, markup=False)
+        return
+    console.print()
+    console.print(significance_table(significance, labels[0], labels[1]))
+    for line in significance_footer(significance):
+        console.print(line, markup=False)
 
 
 @cli.command()

@@ -26,10 +26,11 @@ from typing import Any
 import anyio
 import msgspec
 
-from .. import Comparison, Experiment, Metrics, Runtime, WindowMetrics
+from .. import Comparison, Experiment, Metrics, Runtime, Significance, WindowMetrics
 from ._agents import CONDITIONS, agent
 from ._databases import display_url, open_runtime
 from ._pacing import FramePacer
+from ._significance import significance_or_note
 from ._simclock import SimulatedClock
 from ._windows import choose_window_us, complete_windows
 
@@ -136,6 +137,9 @@ class DemoResult:
     files: list[Path] = field(default_factory=list)
     #: The database the experiments are kept in, password hidden; None: memory only.
     database: str | None = None
+    #: ensemble against single (seeded bootstrap); None without scipy, then a note says why.
+    significance: Significance | None = None
+    significance_note: str | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -297,6 +301,7 @@ async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
     study.phase = "writing files"
     report(await _progress(study))
     comparison = await rt.compare_experiments(ids)
+    significance, note = await significance_or_note(rt, ids[0], ids[1], seed=study.config.seed)
     window_us = choose_window_us(study.span_us)
     end_us = study.origin_us + study.span_us
     windows = {
@@ -318,7 +323,7 @@ async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
             await rt.archive(experiment.id, path=out / f"{experiment.name}.archive.jsonl")
         )
     experiments = tuple([await rt.get_experiment(experiment_id) for experiment_id in ids])
-    files.append(_write_summary(study, experiments, comparison, trace))
+    files.append(_write_summary(study, experiments, comparison, significance, trace))
     study.phase = "done"
     report(await _progress(study))
     pause_frame, resume_frame = study.pause_frames
@@ -334,6 +339,8 @@ async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
         trace=trace,
         files=files,
         database=_database_text(study.config),
+        significance=significance,
+        significance_note=note,
     )
 
 
@@ -383,9 +390,10 @@ def _write_summary(
     study: _Study,
     experiments: tuple[Experiment, ...],
     comparison: Comparison,
+    significance: Significance | None,
     trace: TraceSummary,
 ) -> Path:
-    """``summary.json``: the configuration, each condition's metrics and the deltas."""
+    """``summary.json``: the configuration, each condition's metrics, the deltas and tests."""
     config = study.config
     summary: dict[str, Any] = {
         "seed": config.seed,
@@ -405,6 +413,7 @@ def _write_summary(
             f"{experiments[0].condition}": delta
             for key, delta in comparison.comparison.items()
         },
+        "significance": None if significance is None else msgspec.to_builtins(significance),
         "trace": trace,
     }
     path = study.config.out / "summary.json"

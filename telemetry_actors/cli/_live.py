@@ -19,7 +19,7 @@ from rich.progress import Progress as Bar
 from rich.table import Table
 
 from ._demo import ConditionView, Progress
-from ._tables import format_ms, format_pct, format_usd
+from ._formats import format_ms, format_pct, format_usd
 
 __all__ = ["LEGEND", "LiveView", "LogLines"]
 

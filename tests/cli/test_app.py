@@ -43,6 +43,8 @@ def numbers(summary_path: Path) -> dict[str, Any]:
     """summary.json without what differs between runs: ids and wall-clock time stamps."""
     summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
     del summary["database"]  # in the run's own folder
+    del summary["significance"]["baseline_id"]
+    del summary["significance"]["treatment_id"]
     for condition in summary["conditions"].values():
         del condition["experiment_id"]
         del condition["metrics"]["summary"]["time_range"]
@@ -120,7 +122,8 @@ def test_compare(demo_run: tuple[Path, Result]) -> None:
 
     # The same table as the demo's own comparison, row for row.
     def cells(text: str) -> list[list[str]]:
-        rows = [line for line in text.splitlines() if "latency" in line or "cost" in line]
+        table = text[: text.index("Significance at ")]
+        rows = [line for line in table.splitlines() if "latency" in line or "cost" in line]
         return [[cell.strip() for cell in row.split("│")[2:]] for row in rows]
 
     assert cells(result.stdout) == cells(comparison_section(first))
