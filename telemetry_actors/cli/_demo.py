@@ -307,7 +307,8 @@ async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
     windows = {
         # Windows of the study only: not the tail of queries still in flight at its end.
         condition.name: complete_windows(
-            await rt.windowed_metrics(experiment_id, window_us, window_us), end_us
+            await rt.windowed_metrics(experiment_id, window_us, window_us, percentiles=(95,)),
+            end_us,
         )
         for condition, experiment_id in zip(CONDITIONS, ids, strict=True)
     }

@@ -75,7 +75,7 @@ async def plan_series(
     window_us: int | None = None,
     step_us: int | None = None,
 ) -> SeriesPlan:
-    """Complete windows of each experiment, over their common time span.
+    """Complete windows of each experiment, over their common time span, with their p95.
 
     ``archives`` pairs each experiment with how messages name it (an archive's
     path, or the experiment in a database).
@@ -106,7 +106,7 @@ async def plan_series(
     labels = _distinct_labels([experiment for _, experiment, *_ in spans])
     series = []
     for (path, experiment, first, last), label in zip(spans, labels, strict=True):
-        windows = await rt.windowed_metrics(experiment.id, window_us, step_us)
+        windows = await rt.windowed_metrics(experiment.id, window_us, step_us, percentiles=(95,))
         complete = complete_windows(windows, last + 1)
         if complete:
             series.append(Series(label, experiment.condition, complete))
