@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import anyio
 import click
+from matplotlib.figure import Figure
 from rich.console import Console
 
 from .. import NoEventsError, Runtime, Significance, __version__
@@ -23,9 +24,10 @@ from ._databases import check_database, database_kind, display_url
 from ._demo import TIME_SCALE, DemoConfig, DemoResult, run_demo
 from ._durations import format_duration, parse_duration
 from ._errors import CommandLineError
+from ._incident import incident_lines
 from ._live import LiveView, LogLines
 from ._outputs import check_image_path, check_output_file, prepare_folder, writing
-from ._plot import plot_windows
+from ._plot import Span, plot_windows, windows_figure
 from ._significance import significance_or_note
 from ._sources import Source, open_sources
 from ._tables import (
@@ -38,7 +40,7 @@ from ._tables import (
 )
 from ._windows import Series, plan_series
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "demo_figure", "main"]
 
 T = TypeVar("T")
 
@@ -182,7 +184,8 @@ def demo(
         f"{format_duration(round(duration * TIME_SCALE * 1_000_000))} of simulated traffic, "
         f"seed {seed}. Conditions: [bold]single[/] (gpt-4) "
         "and [bold]ensemble[/] (claude-3-sonnet, gpt-3.5-turbo, gemini-2.0-flash-exp "
-        "with a majority vote). The A/B experiments are paused from 45% to 55%."
+        "with a majority vote). The A/B experiments are paused from 45% to 55%; "
+        "for another tenth of the study, one model slows down (a latency incident)."
     )
     console.print(_kept_text(kept), soft_wrap=True)
     reporter = LiveView(console) if live else LogLines(console)
@@ -210,22 +213,38 @@ def _default_out() -> Path:
     return out
 
 
-def _report_demo(console: Console, result: DemoResult) -> None:
-    png = plot_windows(
+def demo_figure(result: DemoResult) -> Figure:
+    """The demo's ``windows.png``: windows, p95 lines, the pause, the incident, the anomalies."""
+    spans = [Span(*result.pause_us, "A/B experiments paused")]
+    if result.incident is not None:
+        incident = result.incident
+        label = f"latency incident ({incident.model}, injected)"
+        spans.append(Span(incident.start_us, incident.end_us, label, colour="gold"))
+    return windows_figure(
         [Series(name, name, windows) for name, windows in result.windows.items()],
-        result.out / "windows.png",
         window_us=result.window_us,
         step_us=result.window_us,
         origin_us=result.origin_us,
         title="Demo A/B study: single gpt-4 vs. 3-model ensemble",
-        shaded=result.pause_us,
-        shaded_label="A/B experiments paused",
+        spans=spans,
+        anomalies=result.anomalies,
     )
+
+
+def _report_demo(console: Console, result: DemoResult) -> None:
+    png = result.out / "windows.png"
+    demo_figure(result).savefig(png, dpi=110)
     labels = list(result.conditions)
     console.print()
     console.print(comparison_table(result.comparison, labels, title="A/B comparison"))
     _print_significance(console, result.significance, result.significance_note, labels)
     console.print()
+    if result.incident is not None:
+        for line in incident_lines(
+            result.incident, result.origin_us, result.anomalies, result.found
+        ):
+            console.print(line, markup=False)
+        console.print()
     trace = result.trace
     console.print(
         f"Trace experiment: {trace.events:,} events, {trace.llm_calls:,} LLM requests "

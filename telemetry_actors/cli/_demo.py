@@ -5,8 +5,11 @@ of three cheaper models, see :mod:`._agents`). Simulated time runs
 :data:`TIME_SCALE` times faster than the wall clock: ``duration`` wall
 seconds simulate ``duration * TIME_SCALE`` seconds of traffic. Halfway
 through, both A/B experiments are paused for a tenth of the study, as one
-would during a deploy. At the end the demo compares the conditions and writes
-CSV, JSON Lines, archives and ``summary.json`` into the output folder. With a
+would during a deploy. For another tenth, before or after the pause, one
+model slows down (the incident of :mod:`._incident`), and the A/B
+experiments' live anomaly detection flags the slow queries. At the end the
+demo compares the conditions, tests the differences, and writes CSV, JSON
+Lines, archives and ``summary.json`` into the output folder. With a
 ``database`` its experiments are also kept there, durable: another process
 (``telemetry-actors summarize --database ...``) can read them while it runs.
 
@@ -21,17 +24,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import anyio
-import msgspec
 
-from .. import Comparison, Experiment, Metrics, Runtime, Significance, WindowMetrics
+from .. import Anomaly, Comparison, Experiment, Runtime, Significance, WindowMetrics
 from ._agents import CONDITIONS, agent
 from ._databases import display_url, open_runtime
+from ._incident import (
+    DETECTION,
+    FoundIncident,
+    Incident,
+    anomalies_summary,
+    choose_incident,
+    found_incidents,
+)
 from ._pacing import FramePacer
 from ._significance import significance_or_note
 from ._simclock import SimulatedClock
+from ._summary import write_summary
 from ._windows import choose_window_us, complete_windows
 
 __all__ = [
@@ -95,6 +105,8 @@ class ConditionView:
     restarts: int
     last_crash: str | None
     actor_seconds: float
+    #: Values flagged by live anomaly detection so far.
+    anomalies: int = 0
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,11 @@ class DemoResult:
     #: ensemble against single (seeded bootstrap); None without scipy, then a note says why.
     significance: Significance | None = None
     significance_note: str | None = None
+    #: The latency incident injected, the anomalies each condition flagged (time
+    #: order) and the incidents found in them.
+    incident: Incident | None = None
+    anomalies: dict[str, list[Anomaly]] = field(default_factory=dict)
+    found: dict[str, list[FoundIncident]] = field(default_factory=dict)
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -154,6 +171,7 @@ class _Study:
     clock: SimulatedClock
     origin_us: int
     span_us: int
+    incident: Incident
     experiments: tuple[Experiment, ...] = ()
     trace: Experiment | None = None
     phase: str = "running"
@@ -197,14 +215,16 @@ async def run_demo(config: DemoConfig, on_progress: ProgressCallback | None = No
     span_us = round(config.duration * TIME_SCALE * 1_000_000)
     report = on_progress or _ignore
     async with open_runtime(config.database, clock=clock, export_dir=config.out) as rt:
-        study = _Study(config, rt, clock, origin_us, span_us)
+        incident = choose_incident(config.seed, origin_us, span_us)
+        study = _Study(config, rt, clock, origin_us, span_us, incident)
         await _start_experiments(study)
         async with anyio.create_task_group() as agents:
             for index in range(config.agents):
                 condition = CONDITIONS[index % len(CONDITIONS)]
                 rng = random.Random(f"telemetry-actors-demo:{config.seed}:{index}")
                 end_us = origin_us + span_us
-                await clock.spawn(agents, agent, index, condition, clock, rng, end_us)
+                slowdown = incident.slowdown
+                await clock.spawn(agents, agent, index, condition, clock, rng, end_us, slowdown)
             await _drive(study, report)
         return await _finish(study, report)
 
@@ -225,6 +245,7 @@ async def _start_experiments(study: _Study) -> None:
                 tags=("demo", "ab-test"),
                 metadata={"models": list(condition.models), "seed": study.config.seed},
                 events=[f"ab.{condition.name}.*"],  # this arm's queries and bills only
+                anomaly_detection=DETECTION,
             )
         )
     study.experiments = tuple(experiments)
@@ -279,6 +300,7 @@ async def _progress(study: _Study) -> Progress:
                 restarts=statistics.restarts,
                 last_crash=statistics.last_crash,
                 actor_seconds=statistics.processing_seconds,
+                anomalies=sum(live.anomalies.values()),
             )
         )
     elapsed = study.clock() - study.origin_us
@@ -312,6 +334,11 @@ async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
         )
         for condition, experiment_id in zip(CONDITIONS, ids, strict=True)
     }
+    anomalies = {
+        condition.name: await rt.anomalies(experiment_id)
+        for condition, experiment_id in zip(CONDITIONS, ids, strict=True)
+    }
+    found = {name: found_incidents(anomalies[name], windows[name]) for name in anomalies}
     trace = _trace_summary((await rt.calculate_metrics(study.trace.id)).events)
     files: list[Path] = []
     for experiment in study.experiments:
@@ -324,7 +351,24 @@ async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
             await rt.archive(experiment.id, path=out / f"{experiment.name}.archive.jsonl")
         )
     experiments = tuple([await rt.get_experiment(experiment_id) for experiment_id in ids])
-    files.append(_write_summary(study, experiments, comparison, significance, trace))
+    config = study.config
+    settings = {
+        "seed": config.seed,
+        "agents": config.agents,
+        "simulated_seconds": study.span_us / 1e6,
+        "database": _database_text(config),
+    }
+    files.append(
+        write_summary(
+            out / "summary.json",
+            settings=settings,
+            experiments=experiments,
+            comparison=comparison,
+            significance=significance,
+            anomalies=anomalies_summary(study.incident, study.origin_us, anomalies, found),
+            trace=trace,
+        )
+    )
     study.phase = "done"
     report(await _progress(study))
     pause_frame, resume_frame = study.pause_frames
@@ -342,6 +386,9 @@ async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
         database=_database_text(study.config),
         significance=significance,
         significance_note=note,
+        incident=study.incident,
+        anomalies=anomalies,
+        found=found,
     )
 
 
@@ -359,64 +406,3 @@ def _trace_summary(events: dict[str, int]) -> TraceSummary:
         failed_tool_calls=events.get("altar.tool.exception", 0),
         ensemble_votes=events.get("ensemble.vote.completed", 0),
     )
-
-
-def _condition_summary(condition: str, metrics: Metrics) -> dict[str, Any]:
-    """Requests counted as queries, cost per query and per billed call, and the metrics.
-
-    The library counts every event in ``reliability.total_requests``; here it
-    counts the queries completed (``ab.<condition>.request.stop``, each with
-    its outcome), so that ``successful + failed == total_requests``. Queries
-    sent (``request.start``) differ by the queries in flight around the pause:
-    one sent before it and completed during it counts only as sent, one sent
-    during it and completed after it only as completed. Cost per
-    query divides by the queries completed too: a query's calls are billed
-    when they end, so cost and completions fall in the same collected time.
-    """
-    prefix = f"ab.{condition}"
-    sent = metrics.events.get(f"{prefix}.request.start", 0)
-    completed = metrics.events.get(f"{prefix}.request.stop", 0)
-    billed = metrics.events.get(f"{prefix}.usage.billed", 0)
-    total = metrics.cost.total
-    reliability = msgspec.structs.replace(metrics.reliability, total_requests=completed)
-    return {
-        "requests": {"queries_sent": sent, "queries_completed": completed, "billed_calls": billed},
-        "cost_per_query_usd": total / completed if completed else None,
-        "cost_per_billed_call_usd": total / billed if billed else None,
-        "metrics": msgspec.structs.replace(metrics, reliability=reliability),
-    }
-
-
-def _write_summary(
-    study: _Study,
-    experiments: tuple[Experiment, ...],
-    comparison: Comparison,
-    significance: Significance | None,
-    trace: TraceSummary,
-) -> Path:
-    """``summary.json``: the configuration, each condition's metrics, the deltas and tests."""
-    config = study.config
-    summary: dict[str, Any] = {
-        "seed": config.seed,
-        "agents": config.agents,
-        "simulated_seconds": study.span_us / 1e6,
-        "database": _database_text(config),
-        "conditions": {
-            experiment.condition: {
-                "experiment_id": experiment.id,
-                "archive": f"{experiment.name}.archive.jsonl",
-                **_condition_summary(experiment.condition, comparison.individual[experiment.id]),
-            }
-            for experiment in experiments
-        },
-        "comparison": {
-            f"{experiments[int(key.rsplit('_', 1)[1])].condition} vs "
-            f"{experiments[0].condition}": delta
-            for key, delta in comparison.comparison.items()
-        },
-        "significance": None if significance is None else msgspec.to_builtins(significance),
-        "trace": trace,
-    }
-    path = study.config.out / "summary.json"
-    path.write_bytes(msgspec.json.format(msgspec.json.encode(summary)) + b"\n")
-    return path

@@ -7,7 +7,18 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["format_ms", "format_pct", "format_signed_usd", "format_usd"]
+__all__ = ["format_clock", "format_ms", "format_pct", "format_signed_usd", "format_usd"]
+
+
+def format_clock(seconds: float) -> str:
+    """Simulated time since the study began, as minutes and seconds: ``07:30``.
+
+    Example:
+        >>> format_clock(450.9), format_clock(3_725)
+        ('07:30', '62:05')
+    """
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes:02d}:{rest:02d}"
 
 
 def format_ms(value: float | None) -> str:

@@ -4,7 +4,10 @@ Three panels share the time axis: mean latency, cost and success rate per
 window, one line per experiment. The latency panel also draws each
 experiment's 95th percentile per window, dashed, in the experiment's colour.
 A window with no events leaves a gap in its line rather than a straight
-segment across it.
+segment across it. Anomalies, when given, are crosses at their time and
+value in the latency panel, whose scale then turns logarithmic: a flagged
+latency sits several times above the means. Spans (a pause, an incident)
+are shaded across the panels.
 
 Each condition keeps one colour in every plot: the palette entry that the
 CRC-32 of its name picks (not Python's ``hash``, which changes from run to
@@ -17,17 +20,25 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .. import WindowMetrics
+from .. import Anomaly, WindowMetrics
 from ._durations import format_duration
 from ._windows import Series
 
-__all__ = ["PALETTE", "condition_colours", "plot_windows", "series_styles", "windows_figure"]
+__all__ = [
+    "PALETTE",
+    "Span",
+    "condition_colours",
+    "plot_windows",
+    "series_styles",
+    "windows_figure",
+]
 
 _MINUTE_US = 60_000_000
 #: matplotlib's "tab10" colours, spelled out so that a style sheet cannot change them.
@@ -44,6 +55,16 @@ PALETTE = (
     "#17becf",
 )
 _LINE_STYLES = ("-", "--", ":", "-.")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of time shaded across the panels, with its legend entry."""
+
+    start_us: int
+    end_us: int
+    label: str
+    colour: str = "grey"
 
 
 def condition_colours(conditions: Iterable[str]) -> dict[str, str]:
@@ -114,14 +135,15 @@ def windows_figure(
     step_us: int,
     origin_us: int,
     title: str,
-    shaded: tuple[int, int] | None = None,
-    shaded_label: str = "paused",
+    spans: Sequence[Span] = (),
+    anomalies: Mapping[str, Sequence[Anomaly]] | None = None,
 ) -> Figure:
     """The figure of the windowed metrics of each experiment (see :func:`plot_windows`)."""
     figure = Figure(figsize=(10, 8.5), layout="constrained")
     FigureCanvasAgg(figure)
     latency_axes, cost_axes, success_axes = figure.subplots(3, 1, sharex=True)
     width = format_duration(window_us)
+    colours = condition_colours(one.condition for one in series)
     for one, colour, line_style in series_styles(series):
         x, latency, cost, success, p95 = _series(one.windows, origin_us, step_us)
         for axes, values in zip(
@@ -146,7 +168,18 @@ def windows_figure(
                 alpha=0.8,
                 label=f"{one.label} p95",
             )
-    latency_axes.set_ylabel("latency (ms)")
+    flagged = {name: found for name, found in (anomalies or {}).items() if found}
+    for condition, found in sorted(flagged.items()):
+        latency_axes.plot(
+            [(anomaly.timestamp - origin_us) / _MINUTE_US for anomaly in found],
+            [anomaly.value for anomaly in found],
+            linestyle="none",
+            marker="x",
+            markersize=4,
+            alpha=0.7,
+            color=colours.get(condition, "black"),
+            label=f"{condition} anomalies",
+        )
     latency_axes.set_title(f"Mean latency (solid) and p95 (dashed) per {width} window")
     cost_axes.set_ylabel(f"cost (USD per {width})")
     cost_axes.set_title(f"Cost per {width} window")
@@ -155,12 +188,17 @@ def windows_figure(
     success_axes.set_xlabel("time since start (minutes)")
     for axes in (latency_axes, cost_axes, success_axes):
         axes.grid(True, alpha=0.3)
-        if shaded is not None:
-            start, end = ((edge - origin_us) / _MINUTE_US for edge in shaded)
-            axes.axvspan(start, end, color="grey", alpha=0.15, label=shaded_label)
-    latency_axes.set_ylim(bottom=0)
+        for span in spans:
+            start, end = ((edge - origin_us) / _MINUTE_US for edge in (span.start_us, span.end_us))
+            axes.axvspan(start, end, color=span.colour, alpha=0.15, label=span.label)
+    if flagged:
+        latency_axes.set_yscale("log")
+        latency_axes.set_ylabel("latency (ms, log scale)")
+    else:
+        latency_axes.set_ylabel("latency (ms)")
+        latency_axes.set_ylim(bottom=0)
     cost_axes.set_ylim(bottom=0)
-    # Beside the panel: the p95 lines leave no corner free inside it.
+    # Beside the panel: the p95 lines and anomalies leave no corner free inside it.
     latency_axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     figure.suptitle(title, fontsize=13)
     return figure
@@ -174,8 +212,8 @@ def plot_windows(
     step_us: int,
     origin_us: int,
     title: str,
-    shaded: tuple[int, int] | None = None,
-    shaded_label: str = "paused",
+    spans: Sequence[Span] = (),
+    anomalies: Mapping[str, Sequence[Anomaly]] | None = None,
 ) -> Path:
     """Draw the windowed metrics of each experiment into an image at ``path``.
 
@@ -188,8 +226,8 @@ def plot_windows(
         step_us: the step between window starts.
         origin_us: the time shown as minute 0.
         title: the figure's title.
-        shaded: an optional ``(start_us, end_us)`` span to shade, such as a pause.
-        shaded_label: the legend entry of the shaded span.
+        spans: stretches of time to shade, such as a pause.
+        anomalies: anomalies to mark in the latency panel, by condition.
 
     Returns:
         ``path``.
@@ -200,8 +238,8 @@ def plot_windows(
         step_us=step_us,
         origin_us=origin_us,
         title=title,
-        shaded=shaded,
-        shaded_label=shaded_label,
+        spans=spans,
+        anomalies=anomalies,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110, format=path.suffix[1:].lower() or None)

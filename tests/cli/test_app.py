@@ -240,7 +240,7 @@ def test_demo_piped_into_a_reader_that_stops_early(tmp_path: Path) -> None:
         assert process.stderr is not None
         assert process.stdout.readline().startswith(b"telemetry-actors demo: 32 agents")
         for line in process.stdout:
-            if line.startswith(b"mailbox: "):  # the legend's end
+            if line.startswith(b"anomalies: "):  # the legend's end
                 break
         process.stdout.close()  # before the progress reports, which come from a task group
         stderr = process.stderr.read().decode()
