@@ -284,7 +284,7 @@ def _missing(name: str) -> click.MissingParameter:
 
 
 @cli.command()
-@click.argument("source", metavar="ARCHIVE|ID", required=False)
+@click.argument("source", metavar="[ARCHIVE|ID]", required=False)
 @_database_option
 def summarize(source: str | None, database: str | None) -> None:
     """Print the metrics of one archive, or of one experiment in a --database.
