@@ -5,7 +5,8 @@ A query may call a search tool (through :func:`telemetry_actors.span`) and
 then asks its condition's models: one model, or three in parallel with a
 majority vote. Latencies are lognormal per model; a few calls fail (fast rate
 limits, slow time-outs); a call slower than its model's hedge delay gets a
-duplicate request, and the first answer wins.
+duplicate request, and the first answer wins. A ``slowdown`` stretches the
+latencies of a model for a while (the demo's incident, see ``_incident``).
 
 Events, for an agent of condition ``c``:
 
@@ -27,13 +28,22 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import emit, span
 from ._simclock import SimulatedClock
 
-__all__ = ["CONDITIONS", "MODELS", "Condition", "ModelProfile", "agent"]
+__all__ = ["CONDITIONS", "MODELS", "Condition", "ModelProfile", "Slowdown", "agent", "no_slowdown"]
+
+#: ``slowdown(model, now_us)``: the factor applied to a call to ``model`` made at ``now_us``.
+Slowdown = Callable[[str, int], float]
+
+
+def no_slowdown(model: str, now_us: int) -> float:
+    """Every model at its usual speed."""
+    return 1.0
 
 
 @dataclass(frozen=True)
@@ -140,11 +150,17 @@ class _Agent:
     """One simulated agent: its generator, clock and condition."""
 
     def __init__(
-        self, index: int, condition: Condition, clock: SimulatedClock, rng: random.Random
+        self,
+        index: int,
+        condition: Condition,
+        clock: SimulatedClock,
+        rng: random.Random,
+        slowdown: Slowdown = no_slowdown,
     ) -> None:
         self.condition = condition
         self.clock = clock
         self.rng = rng
+        self.slowdown = slowdown
         self.session = f"agent-{index:03d}"
 
     def draw(self, model: str) -> _Attempt:
@@ -154,6 +170,7 @@ class _Agent:
         completion = rng.randint(*profile.completion_tokens)
         if rng.random() >= profile.failure_rate:
             seconds = rng.lognormvariate(0.0, profile.sigma) * profile.median_ms / 1000
+            seconds *= self.slowdown(model, self.clock())  # after the draws: same numbers
             return _Attempt(min(seconds, TIMEOUT_S), seconds < TIMEOUT_S, None, completion)
         if rng.random() < 0.7:
             seconds = rng.lognormvariate(0.0, 0.5) * RATE_LIMIT_MEDIAN_S
@@ -286,9 +303,10 @@ async def agent(
     clock: SimulatedClock,
     rng: random.Random,
     end_us: int,
+    slowdown: Slowdown = no_slowdown,
 ) -> None:
     """Run one simulated agent: queries with think time until ``end_us`` (virtual)."""
-    state = _Agent(index, condition, clock, rng)
+    state = _Agent(index, condition, clock, rng, slowdown)
     await clock.sleep(rng.uniform(0.0, THINK_MEDIAN_S))  # agents do not start in lockstep
     number = 0
     while clock() < end_us:

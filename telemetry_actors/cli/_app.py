@@ -15,25 +15,34 @@ from typing import TypeVar
 
 import anyio
 import click
+from matplotlib.figure import Figure
 from rich.console import Console
 
-from .. import NoEventsError, Runtime, __version__
-from ._archives import label_of, load_archives
+from .. import NoEventsError, Runtime, Significance, __version__
+from ._archives import label_of
+from ._databases import check_database, database_kind, display_url
 from ._demo import TIME_SCALE, DemoConfig, DemoResult, run_demo
 from ._durations import format_duration, parse_duration
 from ._errors import CommandLineError
+from ._incident import incident_lines
 from ._live import LiveView, LogLines
 from ._outputs import check_image_path, check_output_file, prepare_folder, writing
-from ._plot import plot_windows
-from ._tables import comparison_table, experiment_table, metrics_table
+from ._plot import Span, plot_windows, windows_figure
+from ._significance import significance_or_note
+from ._sources import Source, open_sources
+from ._tables import (
+    comparison_table,
+    experiment_table,
+    experiments_table,
+    metrics_table,
+    significance_footer,
+    significance_table,
+)
 from ._windows import Series, plan_series
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "demo_figure", "main"]
 
 T = TypeVar("T")
-
-# Existence is checked when loading, for a one-line error rather than click's usage text.
-_archive_argument = click.argument("archive", type=click.Path(path_type=Path))
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -134,26 +143,66 @@ def cli() -> None:
 @click.option(
     "--no-live", is_flag=True, help="Plain log lines instead of the live view; no pacing."
 )
-def demo(duration: float, agents: int, seed: int, out: Path | None, no_live: bool) -> None:
-    """Run a simulated A/B study: one model against a 3-model ensemble."""
+@click.option(
+    "--database",
+    metavar="URL",
+    default=None,
+    help="Keep the experiments in this database: a path, sqlite:///path or "
+    "postgresql://user@host/db.  [default: <out>/telemetry.db]",
+)
+@click.option("--no-database", is_flag=True, help="Keep the experiments in memory only.")
+def demo(
+    duration: float,
+    agents: int,
+    seed: int,
+    out: Path | None,
+    no_live: bool,
+    database: str | None,
+    no_database: bool,
+) -> None:
+    """Run a simulated A/B study: one model against a 3-model ensemble.
+
+    Its experiments are kept in a database (SQLite in the output folder unless
+    --database names another), where a second terminal can read them while it
+    runs: telemetry-actors summarize --database <out>/telemetry.db
+    """
+    if database is not None and no_database:
+        raise click.UsageError("--database and --no-database exclude each other")
     console = Console(highlight=False)
     live = not no_live and console.is_terminal
     out = out if out is not None else _default_out()
     with _one_line_errors():
         prepare_folder(out)
-    config = DemoConfig(out=out, duration=duration, agents=agents, seed=seed, paced=live)
+        kept: str | Path | None = None if no_database else database or out / "telemetry.db"
+        if kept is not None:
+            anyio.run(check_database, kept)
+    config = DemoConfig(
+        out=out, duration=duration, agents=agents, seed=seed, paced=live, database=kept
+    )
     console.print(
         f"[bold]telemetry-actors demo[/]: {agents} agents, "
         f"{format_duration(round(duration * TIME_SCALE * 1_000_000))} of simulated traffic, "
         f"seed {seed}. Conditions: [bold]single[/] (gpt-4) "
         "and [bold]ensemble[/] (claude-3-sonnet, gpt-3.5-turbo, gemini-2.0-flash-exp "
-        "with a majority vote). The A/B experiments are paused from 45% to 55%."
+        "with a majority vote). The A/B experiments are paused from 45% to 55%; "
+        "for another tenth of the study, one model slows down (a latency incident)."
     )
+    console.print(_kept_text(kept), soft_wrap=True)
     reporter = LiveView(console) if live else LogLines(console)
     with _one_line_errors(), writing(None):
         with reporter, _ungrouped():
             result = anyio.run(run_demo, config, reporter.update)
         _report_demo(console, result)
+
+
+def _kept_text(database: str | Path | None) -> str:
+    if database is None:
+        return "Experiments are kept in memory only (--no-database)."
+    shown = display_url(database)
+    return (
+        f"Experiments are kept in {shown} ({database_kind(database)}).\n"
+        f"From another terminal, while it runs: telemetry-actors summarize --database {shown}"
+    )
 
 
 def _default_out() -> Path:
@@ -164,20 +213,38 @@ def _default_out() -> Path:
     return out
 
 
-def _report_demo(console: Console, result: DemoResult) -> None:
-    png = plot_windows(
+def demo_figure(result: DemoResult) -> Figure:
+    """The demo's ``windows.png``: windows, p95 lines, the pause, the incident, the anomalies."""
+    spans = [Span(*result.pause_us, "A/B experiments paused")]
+    if result.incident is not None:
+        incident = result.incident
+        label = f"latency incident ({incident.model}, injected)"
+        spans.append(Span(incident.start_us, incident.end_us, label, colour="gold"))
+    return windows_figure(
         [Series(name, name, windows) for name, windows in result.windows.items()],
-        result.out / "windows.png",
         window_us=result.window_us,
         step_us=result.window_us,
         origin_us=result.origin_us,
         title="Demo A/B study: single gpt-4 vs. 3-model ensemble",
-        shaded=result.pause_us,
-        shaded_label="A/B experiments paused",
+        spans=spans,
+        anomalies=result.anomalies,
     )
+
+
+def _report_demo(console: Console, result: DemoResult) -> None:
+    png = result.out / "windows.png"
+    demo_figure(result).savefig(png, dpi=110)
     labels = list(result.conditions)
     console.print()
     console.print(comparison_table(result.comparison, labels, title="A/B comparison"))
+    _print_significance(console, result.significance, result.significance_note, labels)
+    console.print()
+    if result.incident is not None:
+        for line in incident_lines(
+            result.incident, result.origin_us, result.anomalies, result.found
+        ):
+            console.print(line, markup=False)
+        console.print()
     trace = result.trace
     console.print(
         f"Trace experiment: {trace.events:,} events, {trace.llm_calls:,} LLM requests "
@@ -190,19 +257,52 @@ def _report_demo(console: Console, result: DemoResult) -> None:
         console.print(f"  wrote {path}", highlight=False, soft_wrap=True)
     console.print(f"Output folder: [bold]{result.out}[/]", soft_wrap=True)
     first = result.out / f"{result.experiments[0].name}.archive.jsonl"
-    console.print(f"Next: telemetry-actors summarize {first}", soft_wrap=True)
+    if result.database is not None:
+        console.print(
+            f"Next: telemetry-actors summarize --database {result.database}", soft_wrap=True
+        )
+        console.print(f"  or: telemetry-actors summarize {first}", soft_wrap=True)
+    else:
+        console.print(f"Next: telemetry-actors summarize {first}", soft_wrap=True)
+
+
+_database_option = click.option(
+    "--database",
+    metavar="URL",
+    default=None,
+    help="Read experiments from this database (a path, sqlite:///path or postgresql://...); "
+    "the arguments are then experiment ids or names, not archives.",
+)
+
+
+def _missing(name: str) -> click.MissingParameter:
+    return click.MissingParameter(
+        "Give an archive, or --database URL to read experiments from a database.",
+        param_type="argument",
+        param_hint=f"'{name}'",
+    )
 
 
 @cli.command()
-@_archive_argument
-def summarize(archive: Path) -> None:
-    """Print the metrics of one archive."""
+@click.argument("source", metavar="[ARCHIVE|ID]", required=False)
+@_database_option
+def summarize(source: str | None, database: str | None) -> None:
+    """Print the metrics of one archive, or of one experiment in a --database.
+
+    With --database and no ID, list the experiments in the database.
+    """
+    if source is None and database is None:
+        raise _missing("ARCHIVE|ID")
 
     async def run() -> None:
-        async with Runtime() as rt:
-            (experiment,) = await load_archives(rt, [archive])
-            metrics = await rt.calculate_metrics(experiment.id)
         console = Console(highlight=False)
+        async with open_sources([source] if source else [], database) as (rt, sources):
+            if source is None:
+                assert database is not None
+                await _list_experiments(console, rt, sources, display_url(database))
+                return
+            experiment = sources[0].experiment
+            metrics = await rt.calculate_metrics(experiment.id)
         console.print(experiment_table(experiment))
         console.print(metrics_table([(label_of(experiment), metrics)], title="Metrics"))
         events = ", ".join(f"{name}: {count:,}" for name, count in sorted(metrics.events.items()))
@@ -211,24 +311,58 @@ def summarize(archive: Path) -> None:
     _run(run)
 
 
+async def _list_experiments(
+    console: Console, rt: Runtime, sources: list[Source], shown: str
+) -> None:
+    if not sources:
+        console.print(f"No experiments in {shown}.", soft_wrap=True)
+        return
+    rows = []
+    for source in sources:
+        metrics = await rt.calculate_metrics(source.experiment.id)
+        rows.append((source.experiment, metrics.summary.total_events))
+    console.print(f"Experiments in {shown}", soft_wrap=True)
+    console.print(experiments_table(rows))
+
+
 @cli.command()
-@click.argument("baseline", type=click.Path(path_type=Path))
-@click.argument("treatment", type=click.Path(path_type=Path))
-def compare(baseline: Path, treatment: Path) -> None:
-    """Compare two archives; the first is the baseline."""
+@click.argument("baseline", metavar="BASELINE")
+@click.argument("treatment", metavar="TREATMENT")
+@_database_option
+def compare(baseline: str, treatment: str, database: str | None) -> None:
+    """Compare two archives, or two experiments in a --database; the first is the baseline."""
 
     async def run() -> None:
-        async with Runtime() as rt:
-            experiments = await load_archives(rt, [baseline, treatment])
-            comparison = await rt.compare_experiments([e.id for e in experiments])
+        async with open_sources([baseline, treatment], database) as (rt, sources):
+            experiments = [source.experiment for source in sources]
+            ids = [experiment.id for experiment in experiments]
+            comparison = await rt.compare_experiments(ids)
+            # A fixed seed: the bootstrap intervals (not shown) are the same every time.
+            significance, note = await significance_or_note(rt, *ids, seed=0)
         labels = [label_of(experiment) for experiment in experiments]
-        Console(highlight=False).print(comparison_table(comparison, labels))
+        console = Console(highlight=False)
+        console.print(comparison_table(comparison, labels))
+        _print_significance(console, significance, note, labels)
 
     _run(run)
 
 
+def _print_significance(
+    console: Console, significance: Significance | None, note: str | None, labels: list[str]
+) -> None:
+    """The significance table and its footer, or the note saying why there is none."""
+    if significance is None:
+        console.print(note, soft_wrap=True, markup=False)
+        return
+    console.print()
+    console.print(significance_table(significance, labels[0], labels[1]))
+    for line in significance_footer(significance):
+        console.print(line, markup=False)
+
+
 @cli.command()
-@click.argument("archives", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("archives", metavar="[ARCHIVE|ID]...", nargs=-1)
+@_database_option
 @click.option(
     "-o",
     "--output",
@@ -255,12 +389,19 @@ def compare(baseline: Path, treatment: Path) -> None:
     "[default: the window]",
 )
 def plot(
-    archives: tuple[Path, ...], output: Path, window_us: int | None, step_us: int | None
+    archives: tuple[str, ...],
+    database: str | None,
+    output: Path,
+    window_us: int | None,
+    step_us: int | None,
 ) -> None:
-    """Plot windowed latency, cost and success rate of one or more archives.
+    """Plot windowed latency, cost and success rate of archives, or of experiments in a
+    --database (all of them when no ID is given).
 
     Only complete windows are drawn; the lines are sorted and coloured by condition.
     """
+    if not archives and database is None:
+        raise _missing("ARCHIVE|ID...")
     if window_us is not None and step_us is not None and step_us > window_us:
         raise click.BadParameter(
             f"--step {format_duration(step_us)} is longer than --window "
@@ -271,11 +412,15 @@ def plot(
         check_image_path(output)
 
     async def run() -> None:
-        async with Runtime() as rt:
-            experiments = await load_archives(rt, archives)
+        async with open_sources(archives, database) as (rt, sources):
+            if not sources:
+                assert database is not None
+                raise CommandLineError(
+                    f"nothing to plot: no experiments in {display_url(database)}"
+                )
             plan = await plan_series(
                 rt,
-                list(zip(archives, experiments, strict=True)),
+                [(source.name, source.experiment) for source in sources],
                 window_us=window_us,
                 step_us=step_us,
             )
@@ -306,7 +451,8 @@ def _windows_count(series: Series) -> str:
 
 
 @cli.command()
-@_archive_argument
+@click.argument("archive", metavar="ARCHIVE|ID")
+@_database_option
 @click.option(
     "--format",
     "format_",
@@ -322,17 +468,17 @@ def _windows_count(series: Series) -> str:
     default=None,
     help="The file to write.  [default: exports/<name>_<unix seconds>.<format>]",
 )
-def export(archive: Path, format_: str, output: Path | None) -> None:
-    """Export the events of an archive as CSV or JSON Lines."""
+def export(archive: str, database: str | None, format_: str, output: Path | None) -> None:
+    """Export the events of an archive, or of an experiment in a --database, as CSV or
+    JSON Lines."""
     if output is not None:
         with _one_line_errors():
             check_output_file(output)
 
     async def run() -> None:
-        async with Runtime() as rt:
-            (experiment,) = await load_archives(rt, [archive])
+        async with open_sources([archive], database) as (rt, sources):
             with writing(output):
-                path = await rt.export(experiment.id, format_, path=output)
+                path = await rt.export(sources[0].experiment.id, format_, path=output)
         click.echo(f"wrote {path}")
 
     _run(run)

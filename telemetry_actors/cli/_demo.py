@@ -5,8 +5,13 @@ of three cheaper models, see :mod:`._agents`). Simulated time runs
 :data:`TIME_SCALE` times faster than the wall clock: ``duration`` wall
 seconds simulate ``duration * TIME_SCALE`` seconds of traffic. Halfway
 through, both A/B experiments are paused for a tenth of the study, as one
-would during a deploy. At the end the demo compares the conditions and writes
-CSV, JSON Lines, archives and ``summary.json`` into the output folder.
+would during a deploy. For another tenth, before or after the pause, one
+model slows down (the incident of :mod:`._incident`), and the A/B
+experiments' live anomaly detection flags the slow queries. At the end the
+demo compares the conditions, tests the differences, and writes CSV, JSON
+Lines, archives and ``summary.json`` into the output folder. With a
+``database`` its experiments are also kept there, durable: another process
+(``telemetry-actors summarize --database ...``) can read them while it runs.
 
 This module uses only the public API and imports neither rich nor
 matplotlib: the CLI draws the live view and the plot from what it returns.
@@ -19,15 +24,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import anyio
-import msgspec
 
-from .. import Comparison, Experiment, Metrics, Runtime, WindowMetrics
+from .. import Anomaly, Comparison, Experiment, Runtime, Significance, WindowMetrics
 from ._agents import CONDITIONS, agent
+from ._databases import display_url, open_runtime
+from ._incident import (
+    DETECTION,
+    FoundIncident,
+    Incident,
+    anomalies_summary,
+    choose_incident,
+    found_incidents,
+)
 from ._pacing import FramePacer
+from ._significance import significance_or_note
 from ._simclock import SimulatedClock
+from ._summary import write_summary
 from ._windows import choose_window_us, complete_windows
 
 __all__ = [
@@ -58,6 +72,9 @@ class DemoConfig:
         seed: fixes every simulated number.
         paced: run in real time (for the live view) or as fast as possible.
         frames_per_second: progress reports per wall-clock second.
+        database: where the experiments are kept, as ``Runtime(database=...)``
+            takes it (a path, ``sqlite:///path``, ``postgresql://...``);
+            None keeps them in memory only.
     """
 
     out: Path
@@ -66,6 +83,7 @@ class DemoConfig:
     seed: int = 0
     paced: bool = True
     frames_per_second: float = 10.0
+    database: str | Path | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,8 @@ class ConditionView:
     restarts: int
     last_crash: str | None
     actor_seconds: float
+    #: Values flagged by live anomaly detection so far.
+    anomalies: int = 0
 
 
 @dataclass(frozen=True)
@@ -127,6 +147,16 @@ class DemoResult:
     pause_us: tuple[int, int]
     trace: TraceSummary
     files: list[Path] = field(default_factory=list)
+    #: The database the experiments are kept in, password hidden; None: memory only.
+    database: str | None = None
+    #: ensemble against single (seeded bootstrap); None without scipy, then a note says why.
+    significance: Significance | None = None
+    significance_note: str | None = None
+    #: The latency incident injected, the anomalies each condition flagged (time
+    #: order) and the incidents found in them.
+    incident: Incident | None = None
+    anomalies: dict[str, list[Anomaly]] = field(default_factory=dict)
+    found: dict[str, list[FoundIncident]] = field(default_factory=dict)
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -141,6 +171,7 @@ class _Study:
     clock: SimulatedClock
     origin_us: int
     span_us: int
+    incident: Incident
     experiments: tuple[Experiment, ...] = ()
     trace: Experiment | None = None
     phase: str = "running"
@@ -171,6 +202,7 @@ async def run_demo(config: DemoConfig, on_progress: ProgressCallback | None = No
 
     Raises:
         ValueError: fewer than two agents or a non-positive duration.
+        DatabaseError: ``config.database`` cannot be opened.
     """
     if config.agents < 2:
         raise ValueError(
@@ -182,15 +214,17 @@ async def run_demo(config: DemoConfig, on_progress: ProgressCallback | None = No
     clock = SimulatedClock(origin_us)
     span_us = round(config.duration * TIME_SCALE * 1_000_000)
     report = on_progress or _ignore
-    async with Runtime(clock=clock, export_dir=config.out) as rt:
-        study = _Study(config, rt, clock, origin_us, span_us)
+    async with open_runtime(config.database, clock=clock, export_dir=config.out) as rt:
+        incident = choose_incident(config.seed, origin_us, span_us)
+        study = _Study(config, rt, clock, origin_us, span_us, incident)
         await _start_experiments(study)
         async with anyio.create_task_group() as agents:
             for index in range(config.agents):
                 condition = CONDITIONS[index % len(CONDITIONS)]
                 rng = random.Random(f"telemetry-actors-demo:{config.seed}:{index}")
                 end_us = origin_us + span_us
-                await clock.spawn(agents, agent, index, condition, clock, rng, end_us)
+                slowdown = incident.slowdown
+                await clock.spawn(agents, agent, index, condition, clock, rng, end_us, slowdown)
             await _drive(study, report)
         return await _finish(study, report)
 
@@ -211,6 +245,7 @@ async def _start_experiments(study: _Study) -> None:
                 tags=("demo", "ab-test"),
                 metadata={"models": list(condition.models), "seed": study.config.seed},
                 events=[f"ab.{condition.name}.*"],  # this arm's queries and bills only
+                anomaly_detection=DETECTION,
             )
         )
     study.experiments = tuple(experiments)
@@ -265,6 +300,7 @@ async def _progress(study: _Study) -> Progress:
                 restarts=statistics.restarts,
                 last_crash=statistics.last_crash,
                 actor_seconds=statistics.processing_seconds,
+                anomalies=sum(live.anomalies.values()),
             )
         )
     elapsed = study.clock() - study.origin_us
@@ -281,21 +317,28 @@ async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
     """Stop, compare and write; the last reports show the experiments stopped, then archived."""
     rt, out = study.rt, study.config.out
     ids = [experiment.id for experiment in study.experiments]
-    for experiment_id in ids:
+    assert study.trace is not None
+    for experiment_id in [*ids, study.trace.id]:  # stopped, not left RUNNING in a database
         await rt.stop_experiment(experiment_id)
     study.phase = "writing files"
     report(await _progress(study))
     comparison = await rt.compare_experiments(ids)
+    significance, note = await significance_or_note(rt, ids[0], ids[1], seed=study.config.seed)
     window_us = choose_window_us(study.span_us)
     end_us = study.origin_us + study.span_us
     windows = {
         # Windows of the study only: not the tail of queries still in flight at its end.
         condition.name: complete_windows(
-            await rt.windowed_metrics(experiment_id, window_us, window_us), end_us
+            await rt.windowed_metrics(experiment_id, window_us, window_us, percentiles=(95,)),
+            end_us,
         )
         for condition, experiment_id in zip(CONDITIONS, ids, strict=True)
     }
-    assert study.trace is not None
+    anomalies = {
+        condition.name: await rt.anomalies(experiment_id)
+        for condition, experiment_id in zip(CONDITIONS, ids, strict=True)
+    }
+    found = {name: found_incidents(anomalies[name], windows[name]) for name in anomalies}
     trace = _trace_summary((await rt.calculate_metrics(study.trace.id)).events)
     files: list[Path] = []
     for experiment in study.experiments:
@@ -308,7 +351,24 @@ async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
             await rt.archive(experiment.id, path=out / f"{experiment.name}.archive.jsonl")
         )
     experiments = tuple([await rt.get_experiment(experiment_id) for experiment_id in ids])
-    files.append(_write_summary(study, experiments, comparison, trace))
+    config = study.config
+    settings = {
+        "seed": config.seed,
+        "agents": config.agents,
+        "simulated_seconds": study.span_us / 1e6,
+        "database": _database_text(config),
+    }
+    files.append(
+        write_summary(
+            out / "summary.json",
+            settings=settings,
+            experiments=experiments,
+            comparison=comparison,
+            significance=significance,
+            anomalies=anomalies_summary(study.incident, study.origin_us, anomalies, found),
+            trace=trace,
+        )
+    )
     study.phase = "done"
     report(await _progress(study))
     pause_frame, resume_frame = study.pause_frames
@@ -323,7 +383,17 @@ async def _finish(study: _Study, report: ProgressCallback) -> DemoResult:
         pause_us=(study.frame_us(pause_frame), study.frame_us(resume_frame)),
         trace=trace,
         files=files,
+        database=_database_text(study.config),
+        significance=significance,
+        significance_note=note,
+        incident=study.incident,
+        anomalies=anomalies,
+        found=found,
     )
+
+
+def _database_text(config: DemoConfig) -> str | None:
+    return None if config.database is None else display_url(config.database)
 
 
 def _trace_summary(events: dict[str, int]) -> TraceSummary:
@@ -336,61 +406,3 @@ def _trace_summary(events: dict[str, int]) -> TraceSummary:
         failed_tool_calls=events.get("altar.tool.exception", 0),
         ensemble_votes=events.get("ensemble.vote.completed", 0),
     )
-
-
-def _condition_summary(condition: str, metrics: Metrics) -> dict[str, Any]:
-    """Requests counted as queries, cost per query and per billed call, and the metrics.
-
-    The library counts every event in ``reliability.total_requests``; here it
-    counts the queries completed (``ab.<condition>.request.stop``, each with
-    its outcome), so that ``successful + failed == total_requests``. Queries
-    sent (``request.start``) differ by the queries in flight around the pause:
-    one sent before it and completed during it counts only as sent, one sent
-    during it and completed after it only as completed. Cost per
-    query divides by the queries completed too: a query's calls are billed
-    when they end, so cost and completions fall in the same collected time.
-    """
-    prefix = f"ab.{condition}"
-    sent = metrics.events.get(f"{prefix}.request.start", 0)
-    completed = metrics.events.get(f"{prefix}.request.stop", 0)
-    billed = metrics.events.get(f"{prefix}.usage.billed", 0)
-    total = metrics.cost.total
-    reliability = msgspec.structs.replace(metrics.reliability, total_requests=completed)
-    return {
-        "requests": {"queries_sent": sent, "queries_completed": completed, "billed_calls": billed},
-        "cost_per_query_usd": total / completed if completed else None,
-        "cost_per_billed_call_usd": total / billed if billed else None,
-        "metrics": msgspec.structs.replace(metrics, reliability=reliability),
-    }
-
-
-def _write_summary(
-    study: _Study,
-    experiments: tuple[Experiment, ...],
-    comparison: Comparison,
-    trace: TraceSummary,
-) -> Path:
-    """``summary.json``: the configuration, each condition's metrics and the deltas."""
-    config = study.config
-    summary: dict[str, Any] = {
-        "seed": config.seed,
-        "agents": config.agents,
-        "simulated_seconds": study.span_us / 1e6,
-        "conditions": {
-            experiment.condition: {
-                "experiment_id": experiment.id,
-                "archive": f"{experiment.name}.archive.jsonl",
-                **_condition_summary(experiment.condition, comparison.individual[experiment.id]),
-            }
-            for experiment in experiments
-        },
-        "comparison": {
-            f"{experiments[int(key.rsplit('_', 1)[1])].condition} vs "
-            f"{experiments[0].condition}": delta
-            for key, delta in comparison.comparison.items()
-        },
-        "trace": trace,
-    }
-    path = study.config.out / "summary.json"
-    path.write_bytes(msgspec.json.format(msgspec.json.encode(summary)) + b"\n")
-    return path

@@ -2,7 +2,8 @@
 
 Both are context managers with an ``update(progress)`` method to pass as the
 demo's ``on_progress`` callback. Both explain "actor busy" (:data:`LEGEND`),
-and every log line stays under 120 characters.
+and every log line stays under 120 characters. Both count the anomalies that
+each condition's live detection has flagged, which rise during the incident.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from rich.progress import Progress as Bar
 from rich.table import Table
 
 from ._demo import ConditionView, Progress
-from ._tables import format_ms, format_pct, format_usd
+from ._formats import format_clock, format_ms, format_pct, format_usd
 
 __all__ = ["LEGEND", "LiveView", "LogLines"]
 
@@ -29,14 +30,10 @@ LEGEND = (
     "answering queries).",
     "mailbox: events waiting for the actor now (the most seen); dropped: events lost to a full "
     "mailbox.",
+    "anomalies: latencies flagged as they arrived (median absolute deviation, last 1,000 values).",
 )
 #: A crash reason longer than this is cut, so that a log line stays under 120 characters.
 _CRASH_CHARACTERS = 100
-
-
-def _clock_text(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
-    return f"{minutes:02d}:{seconds:02d}"
 
 
 def _conditions_table(progress: Progress) -> Table:
@@ -56,6 +53,7 @@ def _conditions_table(progress: Progress) -> Table:
         ("p95 latency", lambda view: format_ms(view.p95_latency_ms)),
         ("cost so far", lambda view: format_usd(view.cost_usd)),
         ("success rate", lambda view: format_pct(view.success_rate)),
+        ("anomalies", _anomalies),
         ("dropped", lambda view: f"{view.dropped:,}"),
         ("mailbox (max)", lambda view: f"{view.mailbox_depth:,} ({view.mailbox_high_water:,})"),
         ("restarts", _restarts),
@@ -64,6 +62,11 @@ def _conditions_table(progress: Progress) -> Table:
     for label, cell in rows:
         table.add_row(label, *(cell(view) for view in progress.conditions))
     return table
+
+
+def _anomalies(view: ConditionView) -> str:
+    # Flagged by the experiment's live detection; red once there are any.
+    return f"[red]{view.anomalies:,}[/]" if view.anomalies else "0"
 
 
 def _status(view: ConditionView) -> str:
@@ -95,7 +98,7 @@ class LiveView:
     def update(self, progress: Progress) -> None:
         """Show a new progress report."""
         simulated = min(progress.simulated_s, progress.total_s)  # queries in flight run over
-        clock = f"{_clock_text(simulated)} / {_clock_text(progress.total_s)}"
+        clock = f"{format_clock(simulated)} / {format_clock(progress.total_s)}"
         self._bar.update(
             self._task, completed=progress.fraction, clock=clock, phase=progress.phase
         )
@@ -127,7 +130,8 @@ def _condition_lines(view: ConditionView) -> list[str]:
     lines = [
         f"  {name:<10}{view.queries:,} queries, mean {format_ms(view.mean_latency_ms)}, "
         f"p95 {format_ms(view.p95_latency_ms)}, {format_usd(view.cost_usd)}, "
-        f"{format_pct(view.success_rate)} ok",
+        f"{format_pct(view.success_rate)} ok, {view.anomalies:,} "
+        f"{'anomaly' if view.anomalies == 1 else 'anomalies'}",
         f"  {'':<10}actor busy {view.actor_seconds * 1000:,.0f} ms, mailbox max "
         f"{view.mailbox_high_water:,}, {view.dropped:,} dropped, {view.restarts:,} restarts",
     ]
@@ -158,7 +162,7 @@ class LogLines:
             return
         self._tenth, self._phase = tenth, progress.phase
         self._print(
-            f"[{progress.fraction:4.0%}] {_clock_text(progress.simulated_s)} {progress.phase}"
+            f"[{progress.fraction:4.0%}] {format_clock(progress.simulated_s)} {progress.phase}"
         )
         for view in progress.conditions:
             for line in _condition_lines(view):

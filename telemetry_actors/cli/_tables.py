@@ -1,62 +1,30 @@
-"""Rich tables for metrics and comparisons, and the number formats they share."""
+"""Rich tables for metrics, comparisons, significance tests and experiment lists."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 from rich.table import Table
 
-from .. import Comparison, Experiment, Metrics
+from .. import Comparison, Experiment, Metrics, Significance
+from ._formats import format_ms, format_pct, format_signed_usd, format_usd
+from ._significance import samples_line, significance_rows
 
 __all__ = [
     "comparison_table",
     "experiment_table",
+    "experiments_table",
     "format_ms",
     "format_pct",
     "format_usd",
     "metrics_table",
+    "significance_footer",
+    "significance_table",
 ]
-
-
-def format_ms(value: float | None) -> str:
-    """Milliseconds without decimals: ``1,234 ms``; ``-`` for None."""
-    return "-" if value is None else f"{value:,.0f} ms"
-
-
-def format_usd(value: float | None) -> str:
-    """The one money format of the CLI; ``-`` for None.
-
-    From $1 on, cents with thousands separators: ``$132.79``, ``$1,234.57``.
-    Below $1, four significant digits without trailing zeros, but at least
-    cents: ``$0.8977``, ``$0.0123``, ``$0.003296``, ``$0.50``, ``$0.00``. A
-    negative amount puts its sign first: ``-$0.6834``. NaN and infinities are ``-``.
-    """
-    if value is None or not math.isfinite(value):
-        return "-"
-    sign, amount = ("-" if value < 0 else ""), abs(value)
-    if amount >= 1 or amount == 0:
-        return f"{sign}${amount:,.2f}"
-    decimals = 3 - math.floor(math.log10(amount))  # four significant digits
-    text = f"{amount:.{decimals}f}"
-    if float(text) >= 1:  # 0.99996 rounds up to a dollar
-        return f"{sign}${amount:,.2f}"
-    whole, fraction = text.split(".")
-    return f"{sign}${whole}.{fraction.rstrip('0').ljust(2, '0')}"
-
-
-def format_pct(value: float | None) -> str:
-    """A rate in [0, 1] as a percentage: ``97.12%``."""
-    return "-" if value is None else f"{value:.2%}"
 
 
 def _signed_pct(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1f}%"
-
-
-def _signed_usd(value: float) -> str:
-    text = format_usd(abs(value))
-    return f"-{text}" if value < 0 else f"+{text}"
 
 
 def _change(baseline: float | None, treatment: float | None) -> float | None:
@@ -122,7 +90,7 @@ def comparison_table(
             treatment = comparison.individual[experiment_id]
             delta = comparison.comparison[f"treatment_{index}"]
             if name == "total cost":
-                change = _signed_usd(delta.cost_difference_usd)
+                change = format_signed_usd(delta.cost_difference_usd)
             elif name == "mean latency":
                 change = _signed_pct(delta.latency_improvement_pct)
             elif name == "success rate":
@@ -155,3 +123,57 @@ def experiment_table(experiment: Experiment) -> Table:
     for key, value in rows.items():
         table.add_row(key, value)
     return table
+
+
+def experiments_table(rows: Sequence[tuple[Experiment, int]]) -> Table:
+    """One row per experiment: name, id, condition, status and stored events."""
+    table = Table()
+    for column in ("name", "id", "condition", "status"):
+        table.add_column(column)
+    table.add_column("events", justify="right")
+    for experiment, events in rows:
+        table.add_row(
+            experiment.name,
+            experiment.id,
+            experiment.condition,
+            experiment.status.value,
+            f"{events:,}",
+        )
+    return table
+
+
+def significance_table(significance: Significance, baseline: str, treatment: str) -> Table:
+    """Latency, cost and success as columns: effect, interval, p-values and verdict.
+
+    Metrics as columns, like the comparison table, so that it fits an
+    80-column terminal. ``baseline`` and ``treatment`` name the experiments
+    in the title.
+    """
+    level = f"{significance.confidence:.0%}"
+    rows = significance_rows(significance)
+    table = Table(
+        title=f"Significance at {level} confidence: {treatment} against {baseline} (baseline)",
+        title_justify="left",
+    )
+    table.add_column("")
+    for row in rows:
+        table.add_column(row.metric)  # left: verdicts wrap in a narrow terminal
+    table.add_row("difference", *(row.difference for row in rows))
+    table.add_row(f"{level} interval", *(row.interval for row in rows))
+    table.add_row("p", *(row.p_value for row in rows))
+    table.add_row("Holm p", *(row.p_holm for row in rows))
+    table.add_row("verdict", *(row.verdict for row in rows))
+    return table
+
+
+def significance_footer(significance: Significance) -> list[str]:
+    """The lines under the table: how verdicts are reached, sample sizes, warnings."""
+    lines = [
+        f"Verdicts at {significance.confidence:.0%} confidence, on the Holm-adjusted p-values "
+        "of the three tests.",
+        samples_line(significance),
+    ]
+    if significance.warnings:
+        lines.append("Warnings:")
+        lines.extend(f"  - {warning}" for warning in significance.warnings)
+    return lines

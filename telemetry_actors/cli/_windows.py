@@ -70,12 +70,15 @@ def _sorted(series: Iterable[Series]) -> list[Series]:
 
 async def plan_series(
     rt: Runtime,
-    archives: Sequence[tuple[Path, Experiment]],
+    archives: Sequence[tuple[str | Path, Experiment]],
     *,
     window_us: int | None = None,
     step_us: int | None = None,
 ) -> SeriesPlan:
-    """Complete windows of each loaded archive, over their common time span.
+    """Complete windows of each experiment, over their common time span, with their p95.
+
+    ``archives`` pairs each experiment with how messages name it (an archive's
+    path, or the experiment in a database).
 
     Without ``window_us`` the window cuts the whole span into about 30; without
     ``step_us`` the windows do not overlap. An archive without events, or too
@@ -85,7 +88,7 @@ async def plan_series(
         CommandLineError: no archive has a complete window, or the step would
             cut an archive into more than :data:`MAX_WINDOWS` windows.
     """
-    spans: list[tuple[Path, Experiment, int, int]] = []
+    spans: list[tuple[str | Path, Experiment, int, int]] = []
     warnings = []
     for path, experiment in archives:
         time_range = (await rt.calculate_metrics(experiment.id)).summary.time_range
@@ -103,7 +106,7 @@ async def plan_series(
     labels = _distinct_labels([experiment for _, experiment, *_ in spans])
     series = []
     for (path, experiment, first, last), label in zip(spans, labels, strict=True):
-        windows = await rt.windowed_metrics(experiment.id, window_us, step_us)
+        windows = await rt.windowed_metrics(experiment.id, window_us, step_us, percentiles=(95,))
         complete = complete_windows(windows, last + 1)
         if complete:
             series.append(Series(label, experiment.condition, complete))
@@ -127,14 +130,16 @@ def _distinct_labels(experiments: Sequence[Experiment]) -> list[str]:
     ]
 
 
-def _too_short(path: Path, span_us: int, window_us: int) -> str:
+def _too_short(path: str | Path, span_us: int, window_us: int) -> str:
     return (
         f"the events of {path} span {format_duration(span_us)}, "
         f"less than one {format_duration(window_us)} window"
     )
 
 
-def _check_window_count(spans: Iterable[tuple[Path, Experiment, int, int]], step_us: int) -> None:
+def _check_window_count(
+    spans: Iterable[tuple[str | Path, Experiment, int, int]], step_us: int
+) -> None:
     longest = max(last - first for *_, first, last in spans)
     count = math.ceil(longest / step_us)
     if count > MAX_WINDOWS:

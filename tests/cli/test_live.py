@@ -45,6 +45,7 @@ def view(**changes: object) -> ConditionView:
         "restarts": 12,
         "last_crash": CRASH,
         "actor_seconds": 12_345.678,
+        "anomalies": 1_234_567,
     }
     figures.update(changes)
     return ConditionView(**figures)  # type: ignore[arg-type]
@@ -89,10 +90,11 @@ def test_log_lines_stay_under_120_characters_with_large_numbers() -> None:
     with LogLines(Console(file=stream, width=80)) as log:
         log.update(progress)
     lines = stream.getvalue().splitlines()
-    assert len(lines) == 9  # legend (2), progress, and three lines per condition after crashes
+    assert len(lines) == 10  # legend (3), progress, and three lines per condition after crashes
     assert max(len(line) for line in lines) < 120, lines
     assert lines[-3:] == [
-        "  ensemble: 1,234,567 queries, mean 12,346 ms, p95 123,457 ms, $123,456.78, 98.77% ok",
+        "  ensemble: 1,234,567 queries, mean 12,346 ms, p95 123,457 ms, $123,456.78, 98.77% ok, "
+        "1,234,567 anomalies",
         "            actor busy 12,345,678 ms, mailbox max 10,000, 1,234,567 dropped, 12 restarts",
         "            last crash: " + CRASH,
     ]
@@ -148,3 +150,29 @@ def test_one_money_format_everywhere(eight_agents: Result) -> None:
             assert re.fullmatch(r"[0-9]+\.[0-9]{2}", digits), amount
         else:
             assert re.fullmatch(r"0\.0*[1-9][0-9]{0,3}|0\.[0-9]{2}", digits), amount
+
+
+@pytest.mark.parametrize(
+    ("count", "text"), [(0, "0 anomalies"), (1, "1 anomaly"), (12, "12 anomalies")]
+)
+def test_log_lines_count_the_anomalies(count: int, text: str) -> None:
+    stream = io.StringIO()
+    progress = Progress(0.5, 30.0, 60.0, "running", (view(anomalies=count, last_crash=None),))
+    with LogLines(Console(file=stream, width=80)) as log:
+        log.update(progress)
+    assert stream.getvalue().splitlines()[-2].endswith(f"98.77% ok, {text}")
+
+
+def test_live_view_has_an_anomalies_row() -> None:
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, width=100, color_system=None)
+    progress = Progress(
+        0.5, 30.0, 60.0, "running", (view(condition="single", anomalies=0), view(anomalies=42))
+    )
+    with LiveView(console) as live:
+        live.update(progress)
+    output = stream.getvalue()
+    last_frame = output[output.rindex("study") :]
+    row = next(line for line in last_frame.splitlines() if line.startswith(" anomalies "))
+    assert row.split() == ["anomalies", "0", "42"]
+    assert "anomalies: latencies flagged as they arrived" in last_frame

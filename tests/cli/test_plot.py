@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
+import numpy as np
 import pytest
 from click.testing import Result
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from telemetry_actors import Runtime
-from telemetry_actors.cli._plot import condition_colours, series_styles
-from telemetry_actors.cli._windows import Series
+from telemetry_actors.cli import DemoConfig, run_demo
+from telemetry_actors.cli._plot import condition_colours, series_styles, windows_figure
+from telemetry_actors.cli._windows import Series, plan_series
 
 from .helpers import PNG_SIGNATURE, assert_one_line_error, invoke
 
@@ -174,3 +180,96 @@ def test_runs_of_one_name_get_distinct_labels(tmp_path: Path) -> None:
     assert len(counts) == 2
     assert all(count.startswith("run (control) #") for count in counts)
     assert sorted(count.rsplit(": ", 1)[1] for count in counts) == ["1 window", "3 windows"]
+
+
+def latency_lines(figure: Figure) -> dict[str, Line2D]:
+    """The lines of the latency panel by legend label."""
+    return {str(line.get_label()): line for line in figure.axes[0].get_lines()}
+
+
+def test_the_p95_of_each_window_is_a_dashed_line(every_5s: Path) -> None:
+    async def figure() -> Figure:
+        async with Runtime() as rt:
+            experiment = await rt.load_archive(every_5s)
+            plan = await plan_series(rt, [(every_5s, experiment)], window_us=30_000_000)
+        return windows_figure(
+            plan.series,
+            window_us=plan.window_us,
+            step_us=plan.step_us,
+            origin_us=plan.origin_us,
+            title="p95",
+        )
+
+    lines = latency_lines(anyio.run(figure))
+    mean, p95 = lines["every5 (control)"], lines["every5 (control) p95"]
+    assert (mean.get_linestyle(), p95.get_linestyle()) == ("-", "--")
+    assert mean.get_color() == p95.get_color()
+    # Latencies 100 + t ms at t = 0, 5, …: [0, 30) holds 100…125, numpy's linear p95 123.75.
+    assert list(p95.get_ydata()) == [123.75, 153.75, 183.75]
+    assert list(mean.get_ydata()) == [112.5, 142.5, 172.5]
+    assert list(p95.get_xdata()) == [0.25, 0.75, 1.25]  # window middles, in minutes
+
+
+def test_plot_draws_the_p95_of_every_experiment(demo_run: tuple[Path, Result]) -> None:
+    out, _ = demo_run
+    archives = [out / "ab-single.archive.jsonl", out / "ab-ensemble.archive.jsonl"]
+
+    async def run() -> tuple[Figure, dict[str, list[float]]]:
+        async with Runtime() as rt:
+            experiments = [await rt.load_archive(archive) for archive in archives]
+            plan = await plan_series(rt, list(zip(archives, experiments, strict=True)))
+            expected = {}
+            for one, experiment in zip(
+                plan.series, sorted(experiments, key=lambda e: e.condition), strict=True
+            ):
+                events = await rt.get_all(experiment.id)
+                expected[one.label] = [
+                    float(np.percentile(values, 95))
+                    for window in one.windows
+                    if (
+                        values := [
+                            e.latency_ms
+                            for e in events
+                            if e.latency_ms is not None
+                            and window.window_start <= e.timestamp < window.window_end
+                        ]
+                    )
+                ]
+        figure = windows_figure(
+            plan.series,
+            window_us=plan.window_us,
+            step_us=plan.step_us,
+            origin_us=plan.origin_us,
+            title="demo",
+        )
+        return figure, expected
+
+    figure, expected = anyio.run(run)
+    lines = latency_lines(figure)
+    for label, values in expected.items():
+        drawn = [value for value in lines[f"{label} p95"].get_ydata() if not math.isnan(value)]
+        assert drawn == pytest.approx(values, rel=1e-12)
+        assert len(drawn) > 10
+
+
+def test_the_demo_plots_the_p95_of_each_window(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    config = DemoConfig(out=out, duration=1.0, agents=4, seed=3, paced=False)
+    result = anyio.run(run_demo, config)
+    for condition, windows in result.windows.items():
+        lines = (out / f"ab-{condition}.archive.jsonl").read_text("utf-8").splitlines()[1:]
+        events = [json.loads(line)["data"] for line in lines]
+        expected = []
+        for window in windows:
+            values = [
+                event["latency_ms"]
+                for event in events
+                if event["latency_ms"] is not None
+                and window.window_start <= event["timestamp"] < window.window_end
+            ]
+            expected.append(float(np.percentile(values, 95)) if values else None)
+        assert [window.latency_percentiles for window in windows] == [
+            {95.0: None if value is None else pytest.approx(value, rel=1e-12)}
+            for value in expected
+        ]
+        assert sum(value is not None for value in expected) >= 10  # two agents per arm
