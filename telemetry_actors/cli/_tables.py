@@ -1,9 +1,14 @@
-"""Rich tables for metrics, comparisons, significance tests and experiment lists."""
+"""Rich tables for metrics, comparisons, significance tests and experiment lists.
+
+Also :func:`print_significance`, which ``compare`` and ``demo`` share: the
+significance table with its footer, or the note saying why there is none.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from rich.console import Console
 from rich.table import Table
 
 from .. import Comparison, Experiment, Metrics, Significance
@@ -18,6 +23,7 @@ __all__ = [
     "format_pct",
     "format_usd",
     "metrics_table",
+    "print_significance",
     "significance_footer",
     "significance_table",
 ]
@@ -177,3 +183,16 @@ def significance_footer(significance: Significance) -> list[str]:
         lines.append("Warnings:")
         lines.extend(f"  - {warning}" for warning in significance.warnings)
     return lines
+
+
+def print_significance(
+    console: Console, significance: Significance | None, note: str | None, labels: list[str]
+) -> None:
+    """The significance table and its footer, or the note saying why there is none."""
+    if significance is None:
+        console.print(note, soft_wrap=True, markup=False)
+        return
+    console.print()
+    console.print(significance_table(significance, labels[0], labels[1]))
+    for line in significance_footer(significance):
+        console.print(line, markup=False)

@@ -11,7 +11,7 @@ import pytest
 from click.testing import Result
 
 from telemetry_actors.cli import DemoConfig, DemoResult, run_demo
-from telemetry_actors.cli._app import demo_figure
+from telemetry_actors.cli._demo_report import demo_figure
 
 from .helpers import invoke
 
