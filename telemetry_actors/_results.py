@@ -183,6 +183,9 @@ class ActorStatistics(msgspec.Struct, frozen=True):
     ``mailbox_high_water`` is the deepest the mailbox was seen, at the actor's
     batch boundaries, and equals the capacity once an event was dropped.
     ``processing_seconds`` is the time the actor spent handling messages.
+    ``stored_events`` counts the events this actor stored: for a durable
+    experiment, this runtime's own, not other runtimes' (``calculate_metrics``
+    counts every committed event).
     """
 
     experiment_id: str

@@ -22,6 +22,7 @@ from ._event import Event
 from ._names import normalize_event_name
 from ._results import StreamingMetrics, WindowMetrics
 from ._runtime_core import RuntimeCore, off_loop
+from ._stats._anomaly import Anomaly, decode_anomalies
 from ._stats._streaming import StreamingState
 from ._stats._windowed import check_size, windowed
 from ._storage._filters import Filter, check
@@ -234,7 +235,11 @@ class ReadsMixin(RuntimeCore):
                 if other != origin:
                     merged.merge(StreamingState.from_bytes(state_bytes))
                     total_dropped += other_dropped
-            return merged.metrics(total_dropped, anomalies)
+            counts = dict(anomalies)
+            for anomaly in _committed_anomalies(database, experiment, origin):
+                key = f"{anomaly.metric}:{anomaly.method}"
+                counts[key] = counts.get(key, 0) + 1
+            return merged.metrics(total_dropped, counts)
 
         return await off_loop(merge)
 
@@ -252,11 +257,23 @@ class ReadsMixin(RuntimeCore):
     ) -> list[Any]:
         """The anomalies live detection flagged, in time order (see ``AnomalyDetection``).
 
+        A durable experiment's are those every runtime feeding it committed,
+        plus this runtime's own not yet committed.
+
         Raises:
             ExperimentNotFoundError: unknown id.
         """
         bounds = time_range_of(time_range)
-        found: list[Any] = await self._call(experiment_id, ReadAnomalies())
+        self._check_open()
+        state = await self._find(experiment_id)
+        found: list[Any] = await self._send(state, ReadAnomalies())
+        if state.durable is not None:
+            database, origin = state.durable.database, state.durable.origin
+
+            def load(*, cancel: Any) -> list[Anomaly]:
+                return _committed_anomalies(database, experiment_id, origin)
+
+            found.extend(await off_loop(load))
         return sorted(
             (
                 anomaly
@@ -267,6 +284,21 @@ class ReadsMixin(RuntimeCore):
             ),
             key=lambda anomaly: anomaly.timestamp,
         )
+
+
+def _committed_anomalies(database: Any, experiment_id: str, origin: int) -> list[Anomaly]:
+    """The anomalies other runtimes committed for a durable experiment (blocking)."""
+    try:
+        batches = database.load_anomalies(database.connection(), experiment_id)
+    except Exception:
+        database.forget_connection()
+        raise
+    return [
+        anomaly
+        for other, batch in batches
+        if other != origin
+        for anomaly in decode_anomalies(batch)
+    ]
 
 
 def _percentiles(percentiles: object) -> tuple[float, ...]:

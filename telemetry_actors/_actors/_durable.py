@@ -4,7 +4,8 @@ Writes go through the runtime's database writer (its own thread); their
 outcome comes back to the actor as a message, so the actor's state still
 changes only while it handles a message:
 
-* commits: pending blocks and this runtime's live statistics, every
+* commits: pending blocks, this runtime's live statistics and the anomalies
+  flagged since the last commit, in one transaction, every
   ``commit_interval`` seconds, when many rows wait, and at ``flush`` (whose
   answer waits for the commit);
 * record changes (pause, resume, stop, archive): read, changed and written
@@ -25,6 +26,7 @@ import msgspec
 
 from .._experiment import Experiment, datetime_to_us
 from .._storage._database import Database, StoredRecord
+from .._storage._database_chunks import AnomalyBatch
 from .._storage._durable import COMMIT_ROWS, DurableStore
 from .._storage._writer import Writer
 from ._messages import Message, Reply
@@ -39,7 +41,16 @@ SMALL_CHUNK_ROWS = 16_384
 class DurableLink:
     """A durable experiment's way to its database, kept in its state."""
 
-    __slots__ = ("commit_interval", "database", "last_commit", "last_error", "origin", "writer")
+    __slots__ = (
+        "anomalies_sent",
+        "anomaly_batches",
+        "commit_interval",
+        "database",
+        "last_commit",
+        "last_error",
+        "origin",
+        "writer",
+    )
 
     def __init__(
         self, database: Database, writer: Writer, origin: int, commit_interval: float
@@ -50,6 +61,8 @@ class DurableLink:
         self.commit_interval = commit_interval
         self.last_commit = time.monotonic()
         self.last_error: str | None = None
+        self.anomalies_sent = 0  # flagged anomalies already handed to the writer
+        self.anomaly_batches = 0  # batches of them so far (their numbers in the table)
 
 
 class CommitDone(Message):
@@ -94,13 +107,16 @@ def commit(state: ExperimentState, then: Callable[[], None] | None = None) -> No
     link.last_commit = time.monotonic()
     started = store.begin_commit()
     statistics = (state.stats.to_bytes(), state.mailbox.dropped)
+    anomalies = _new_anomalies(state)
     mailbox, experiment_id, origin = state.mailbox, state.id, link.origin
     database = link.database
     if started is not None:
         token, chunk = started
 
         def write(connection: Any) -> None:
-            database.write_chunks(connection, experiment_id, origin, [chunk], statistics)
+            database.write_chunks(
+                connection, experiment_id, origin, [chunk], statistics, anomalies
+            )
             # Many small commits (sparse events, frequent flushes): merge them.
             database.compact_own(
                 connection, experiment_id, origin, below=SMALL_CHUNK_ROWS, at_least=16
@@ -110,11 +126,23 @@ def commit(state: ExperimentState, then: Callable[[], None] | None = None) -> No
     else:
 
         def write_statistics(connection: Any) -> None:
-            database.save_statistics(connection, experiment_id, origin, *statistics)
+            database.save_statistics(connection, experiment_id, origin, *statistics, anomalies)
 
         link.writer.submit(write_statistics)
     if then is not None:
         link.writer.submit(lambda connection: None, lambda _, error: then())
+
+
+def _new_anomalies(state: ExperimentState) -> AnomalyBatch | None:
+    """The anomalies flagged since the last commit, numbered and encoded. O(new ones)."""
+    link: DurableLink = state.durable
+    found = state.anomalies
+    if link.anomalies_sent >= len(found):
+        return None
+    link.anomaly_batches += 1
+    batch = msgspec.msgpack.encode(found[link.anomalies_sent :])
+    link.anomalies_sent = len(found)
+    return link.anomaly_batches, batch
 
 
 def commit_due(state: ExperimentState) -> float | None:

@@ -125,6 +125,14 @@ class Anomaly(msgspec.Struct, frozen=True):
     center: float
 
 
+_BATCH = msgspec.msgpack.Decoder(list[Anomaly])
+
+
+def decode_anomalies(batch: bytes) -> list[Anomaly]:
+    """A batch of anomalies as a durable experiment's database keeps it (msgpack)."""
+    return _BATCH.decode(batch)
+
+
 def _check_metric(name: object) -> str:
     if isinstance(name, str) and (
         name in METRICS

@@ -233,7 +233,7 @@ class Database(ChunkTables):
             query += " WHERE id = ?"
             arguments = (experiment_id,)
         else:
-            query += " ORDER BY rowid" if self.kind == "sqlite" else " ORDER BY id"
+            query += " ORDER BY rowid" if self.kind == "sqlite" else " ORDER BY created"
         if lock and self.kind == "postgresql":
             query += " FOR UPDATE"
         cursor.execute(self.sql(query), arguments)
@@ -256,11 +256,12 @@ class Database(ChunkTables):
             return {str(key): int(version) for key, version in cursor.fetchall()}
 
     def delete_experiment(self, connection: Any, experiment_id: str) -> None:
-        """Forget an experiment: its record, chunks and statistics."""
+        """Forget an experiment: its record, chunks, statistics and anomalies."""
         with self.transaction(connection) as cursor:
             for table, column in (
                 ("ta_chunks", "experiment_id"),
                 ("ta_statistics", "experiment_id"),
+                ("ta_anomalies", "experiment_id"),
                 ("ta_experiments", "id"),
             ):
                 cursor.execute(

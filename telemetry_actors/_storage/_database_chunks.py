@@ -1,7 +1,9 @@
-"""The chunk and statistics tables of a database (part of :class:`~._database.Database`).
+"""The chunk, statistics and anomaly tables of a database (part of ``Database``).
 
 Chunks are blocks of stored rows (see :mod:`._chunks`); statistics are each
-runtime's live statistics of an experiment, merged by ``streaming_metrics``.
+runtime's live statistics of an experiment, merged by ``streaming_metrics``;
+anomalies are what each runtime's live detection flagged, appended in
+batches (encoded by the caller) with the commit that stores their events.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from typing import Any
 
 from ._chunks import EncodedChunk
 
+#: A batch of flagged anomalies: (batch number of its runtime, encoded anomalies).
+AnomalyBatch = tuple[int, bytes]
+
 
 class ChunkTables:
-    """Operations on ``ta_chunks`` and ``ta_statistics``; mixed into ``Database``."""
+    """Operations on the chunk, statistics and anomaly tables; mixed into ``Database``."""
 
     kind: str
 
@@ -32,12 +37,16 @@ class ChunkTables:
         origin: int,
         chunks: list[EncodedChunk],
         statistics: tuple[bytes, int] | None,
+        anomalies: AnomalyBatch | None = None,
     ) -> None:
-        """Store chunks (idempotent per (origin, seq)) and this runtime's statistics."""
+        """Store chunks (idempotent per (origin, seq)), this runtime's statistics and the
+        anomalies flagged since its last commit, in one transaction."""
         with self.transaction(connection) as cursor:
             self._insert_chunks(cursor, experiment_id, origin, chunks)
             if statistics is not None:
                 self._write_statistics(cursor, experiment_id, origin, *statistics)
+            if anomalies is not None:
+                self._insert_anomalies(cursor, experiment_id, origin, anomalies)
 
     def _insert_chunks(
         self, cursor: Any, experiment_id: str, origin: int, chunks: list[EncodedChunk]
@@ -156,11 +165,19 @@ class ChunkTables:
         )
 
     def save_statistics(
-        self, connection: Any, experiment_id: str, origin: int, state: bytes, dropped: int
+        self,
+        connection: Any,
+        experiment_id: str,
+        origin: int,
+        state: bytes,
+        dropped: int,
+        anomalies: AnomalyBatch | None = None,
     ) -> None:
-        """Store this runtime's live statistics of an experiment."""
+        """Store this runtime's live statistics of an experiment (and new anomalies)."""
         with self.transaction(connection) as cursor:
             self._write_statistics(cursor, experiment_id, origin, state, dropped)
+            if anomalies is not None:
+                self._insert_anomalies(cursor, experiment_id, origin, anomalies)
 
     def load_statistics(self, connection: Any, experiment_id: str) -> list[tuple[int, bytes, int]]:
         """(origin, state, dropped) of every runtime's statistics of an experiment."""
@@ -181,6 +198,31 @@ class ChunkTables:
             cursor.execute(
                 self.sql("DELETE FROM ta_statistics WHERE experiment_id = ?"), (experiment_id,)
             )
+
+    # ---------------------------------------------------------- anomalies
+
+    def _insert_anomalies(
+        self, cursor: Any, experiment_id: str, origin: int, batch: AnomalyBatch
+    ) -> None:
+        cursor.execute(
+            self.sql(
+                "INSERT INTO ta_anomalies (experiment_id, origin, seq, anomalies)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (experiment_id, origin, seq) DO NOTHING"
+            ),
+            (experiment_id, origin, *batch),
+        )
+
+    def load_anomalies(self, connection: Any, experiment_id: str) -> list[tuple[int, bytes]]:
+        """(origin, encoded batch) of every runtime's anomaly batches, in batch order."""
+        with self.transaction(connection, write=False) as cursor:
+            cursor.execute(
+                self.sql(
+                    "SELECT origin, anomalies FROM ta_anomalies WHERE experiment_id = ?"
+                    " ORDER BY origin, seq"
+                ),
+                (experiment_id,),
+            )
+            return [(int(origin), _blob(batch)) for origin, batch in cursor.fetchall()]
 
 
 def chunk_row(experiment_id: str, origin: int, chunk: EncodedChunk) -> tuple[Any, ...]:

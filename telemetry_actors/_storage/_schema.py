@@ -2,8 +2,9 @@
 
 The same tables in SQLite and PostgreSQL: experiments (their records as
 JSON, so any host can read them), chunks (one row per stored block, see
-``_chunks``), and each runtime's live statistics (so that
-``streaming_metrics`` can merge the runtimes feeding one experiment).
+``_chunks``), each runtime's live statistics (so that
+``streaming_metrics`` can merge the runtimes feeding one experiment) and,
+from version 2, the anomalies each runtime's live detection flagged.
 Migrations run in order inside one transaction when a database is opened;
 ``ta_schema`` records the version reached.
 """
@@ -11,7 +12,7 @@ Migrations run in order inside one transaction when a database is opened;
 from __future__ import annotations
 
 #: The schema version this code writes and reads.
-VERSION = 1
+VERSION = 2
 
 #: Statements per version, as (SQLite, PostgreSQL) pairs; version N's run
 #: when the database is below N.
@@ -56,6 +57,22 @@ MIGRATIONS: dict[int, list[tuple[str, str]]] = {
             " origin INTEGER PRIMARY KEY AUTOINCREMENT, opened_at TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS ta_origins ("
             " origin BIGSERIAL PRIMARY KEY, opened_at TEXT NOT NULL)",
+        ),
+    ],
+    2: [
+        # Creation order, so that PostgreSQL lists experiments started at one
+        # instant as SQLite does (by rowid).
+        (
+            "SELECT 1",
+            "ALTER TABLE ta_experiments ADD COLUMN IF NOT EXISTS created BIGSERIAL",
+        ),
+        (
+            "CREATE TABLE IF NOT EXISTS ta_anomalies ("
+            " experiment_id TEXT NOT NULL, origin BIGINT NOT NULL, seq BIGINT NOT NULL,"
+            " anomalies BLOB NOT NULL, PRIMARY KEY (experiment_id, origin, seq))",
+            "CREATE TABLE IF NOT EXISTS ta_anomalies ("
+            " experiment_id TEXT NOT NULL, origin BIGINT NOT NULL, seq BIGINT NOT NULL,"
+            " anomalies BYTEA NOT NULL, PRIMARY KEY (experiment_id, origin, seq))",
         ),
     ],
 }

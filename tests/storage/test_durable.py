@@ -6,12 +6,14 @@ Every test taking ``db`` runs once on each engine (see ``conftest.py``).
 from __future__ import annotations
 
 import math
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from telemetry_actors import (
+    AnomalyDetection,
     ExperimentNotFoundError,
     ExperimentStatus,
     Runtime,
@@ -296,3 +298,67 @@ async def test_many_small_commits_are_merged(db: str, clock: FakeClock) -> None:
         database.close_all()
     assert sum(chunk.rows for _, chunk in chunks) == 40
     assert len(chunks) < 16  # merged as they gathered, not forty chunks
+
+
+async def test_live_anomalies_are_kept_with_the_events(db: str, clock: FakeClock) -> None:
+    """Another runtime, later, sees what live detection flagged, and the same counts."""
+    spec = AnomalyDetection(metrics=("latency_ms",), methods=("mad",), window=100, warmup=10)
+    async with Runtime(clock=clock, database=db) as writer:
+        exp = await writer.start_experiment("spiky", anomaly_detection=spec)
+        for i in range(60):
+            slow = i in (30, 45)
+            emit(STOP, {"duration": (5_000 if slow else 100 + i % 7) * 1_000_000}, {"n": i})
+            clock.advance(1_000)
+        await writer.flush()
+        flagged = await writer.anomalies(exp.id)
+        counts = (await writer.streaming_metrics(exp.id)).anomalies
+    assert [a.value for a in flagged] == [5_000.0, 5_000.0]
+    assert counts["latency_ms:mad"] == 2
+    async with Runtime(clock=clock, database=db) as reader:
+        assert await reader.anomalies(exp.id) == flagged
+        assert await reader.anomalies(exp.id, method="zscore") == []
+        assert (await reader.streaming_metrics(exp.id)).anomalies["latency_ms:mad"] == 2
+        assert (await reader.get_experiment(exp.id)).id == exp.id
+
+
+async def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path, clock: FakeClock) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    async with Runtime(clock=clock, database=url) as rt:
+        exp = await rt.start_experiment("old")
+        emit_calls(3)
+        await rt.flush()
+    with sqlite3.connect(tmp_path / "old.db") as connection:  # as version 1 left it
+        connection.execute("DROP TABLE ta_anomalies")
+        connection.execute("UPDATE ta_schema SET version = 1")
+    spec = AnomalyDetection(metrics=("latency_ms",), methods=("zscore",), window=10, warmup=3)
+    async with Runtime(clock=clock, database=url) as rt:
+        assert len(await rt.get_all(exp.id)) == 3
+        new = await rt.start_experiment("new", anomaly_detection=spec)
+        emit_calls(3)
+        emit(STOP, {"duration": 10**12}, {})
+        await rt.flush()
+        assert len(await rt.anomalies(new.id)) == 1
+    with sqlite3.connect(tmp_path / "old.db") as connection:
+        assert connection.execute("SELECT version FROM ta_schema").fetchall() == [(2,)]
+        assert connection.execute("SELECT COUNT(*) FROM ta_anomalies").fetchone() == (1,)
+
+
+async def test_a_newer_database_is_refused(tmp_path: Path, clock: FakeClock) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    async with Runtime(clock=clock, database=url):
+        pass
+    with sqlite3.connect(tmp_path / "new.db") as connection:
+        connection.execute("UPDATE ta_schema SET version = 99")
+    with pytest.raises(TelemetryActorsError, match=r"schema version 99.*upgrade telemetry_actors"):
+        async with Runtime(clock=clock, database=url):
+            pass
+
+
+async def test_experiments_started_at_one_instant_are_listed_in_creation_order(
+    db: str, clock: FakeClock
+) -> None:
+    async with Runtime(clock=clock, database=db) as rt:
+        made = [(await rt.start_experiment(name)).id for name in ("c", "b", "d", "a", "e")]
+        assert [e.id for e in await rt.list_experiments()] == made
+    async with Runtime(clock=clock, database=db) as reader:
+        assert [e.id for e in await reader.list_experiments()] == made
