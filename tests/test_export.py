@@ -44,6 +44,7 @@ BASE_COLUMNS = {
     "session_id",
     "cohort",
     "sampling_weight",  # version 2: a column of every export
+    "tags",  # the experiment's tags, joined with ","
 }
 
 
@@ -626,3 +627,12 @@ async def test_very_long_name_is_shortened_not_an_os_error(rt: Runtime, tmp_path
     assert path.exists()
     assert len(path.name) < 255
     assert path.name.startswith("n" * 100)
+
+
+async def test_csv_carries_the_experiments_tags(rt: Runtime) -> None:
+    experiment = await rt.start_experiment("tagged", tags=("prompt-v2", "=cmd"))
+    await rt.insert(experiment.id, {"timestamp": BASE_US})
+
+    _, rows = read_csv(await rt.export(experiment.id, "csv"))
+
+    assert [row["tags"] for row in rows] == ["prompt-v2,=cmd"]

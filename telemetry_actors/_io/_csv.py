@@ -95,6 +95,7 @@ def csv_row(event: Event, flatten: bool, neutralize: bool = True) -> dict[str, s
         "event_name": _cell(dotted(event.event_name)),
         "success": _cell(event.success),
         "sampling_weight": _cell(event.sampling_weight),
+        "tags": ",".join(_cell(tag) for tag in event.tags),
     }
     for column, value in (
         ("latency_ms", event.latency_ms),
