@@ -28,10 +28,7 @@ def programs() -> list[tuple[str, str, str | None]]:
             continue  # a fragment inside someone's coroutine
         following = blocks[index + 1] if index + 1 < len(blocks) else None
         expected = following[1] if following and following[0] == "text" else None
-        first_line = next(
-            line for line in body.splitlines() if line.startswith(("import", "from"))
-        )
-        found.append((f"{index}:{first_line[:40]}", body, expected))
+        found.append((f"block{index}", body, expected))
     return found
 
 
