@@ -31,6 +31,7 @@ from ._arguments import count_at_least, positive_seconds
 from ._emit import _routes
 from ._exceptions import RuntimeClosedError
 from ._experiment import Experiment, datetime_from_us
+from ._full_gc import full_collections_held
 from ._pricing import merge_pricing
 from ._storage._database import Database
 from ._storage._writer import Writer
@@ -60,13 +61,15 @@ async def off_loop(function: Callable[..., T], *args: Any, settle: bool = False)
     next check instead of running on, and the await ends at once; with
     ``settle`` it ends once the worker has stopped (a writer has then removed
     its half-written file, so a cancelled export leaves nothing behind).
+    While it runs, no full garbage collection starts (see ``_full_gc``).
     """
     cancel = threading.Event()
     stopped = threading.Event()
 
     def run() -> T:
         try:
-            return function(*args, cancel=cancel)
+            with full_collections_held():
+                return function(*args, cancel=cancel)
         finally:
             stopped.set()
 

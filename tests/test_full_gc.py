@@ -1,0 +1,80 @@
+"""Reads do not run full garbage collections while they build large results.
+
+A full collection holds the GIL for a pass over the whole heap, so one run
+by a worker thread stalls the host's event loop (see ``_full_gc``).
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from telemetry_actors import Runtime, emit
+from telemetry_actors._full_gc import HELD, full_collections_held, holders
+from tests.conftest import FakeClock
+
+
+@pytest.fixture
+def full_collections_in_workers() -> Iterator[list[int]]:
+    """The full collections that started in a thread other than the test's own."""
+    seen: list[int] = []
+    own = threading.get_ident()
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and info["generation"] == 2 and threading.get_ident() != own:
+            seen.append(threading.get_ident())
+
+    gc.callbacks.append(callback)
+    try:
+        yield seen
+    finally:
+        gc.callbacks.remove(callback)
+
+
+async def test_get_all_of_many_nested_events_runs_no_full_collection(
+    clock: FakeClock, full_collections_in_workers: list[int]
+) -> None:
+    """300,000 events with a nested dict each: a dozen full passes without the hold."""
+    async with Runtime(clock=clock, mailbox_size=1 << 20) as rt:
+        exp = await rt.start_experiment("many")
+        for i in range(300_000):
+            emit("req_llm.request.stop", {"duration": i}, {"tokens": {"prompt": i}})
+        await rt.flush()
+        gc.collect()
+        events = await rt.get_all(exp.id)
+    assert len(events) == 300_000
+    assert gc.is_tracked(events[0].metadata)  # the objects that make full passes long
+    assert full_collections_in_workers == []
+    assert gc.get_threshold()[2] != HELD
+
+
+def test_the_threshold_comes_back_after_the_last_holder() -> None:
+    before = gc.get_threshold()
+    with full_collections_held():
+        with full_collections_held():
+            assert gc.get_threshold() == (before[0], before[1], HELD)
+        assert gc.get_threshold()[2] == HELD
+    assert gc.get_threshold() == before
+    assert holders() == 0
+
+
+def test_a_threshold_set_meanwhile_is_kept() -> None:
+    before = gc.get_threshold()
+    try:
+        with full_collections_held():
+            gc.set_threshold(before[0], before[1], 25)
+        assert gc.get_threshold() == (before[0], before[1], 25)
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_an_exception_releases_the_hold() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(ZeroDivisionError), full_collections_held():
+        1 / 0  # noqa: B018
+    assert gc.get_threshold() == before
+    assert holders() == 0
