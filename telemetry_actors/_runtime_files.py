@@ -11,8 +11,10 @@ import msgspec
 
 from ._actors._inserts import PreparedRows, prepare_rows
 from ._actors._messages import Barrier, BeginArchive, EndArchive, Insert
+from ._event import Event
 from ._exceptions import ExperimentNotFoundError, NoEventsError, RuntimeClosedError
 from ._experiment import Experiment, ExperimentStatus
+from ._full_gc import full_collections_held
 from ._io._archive import read_archive, write_archive
 from ._io._export import check_format, write_events
 from ._io._paths import reserve_default, target_path
@@ -171,35 +173,38 @@ class FilesMixin(RuntimeCore):
             OSError: the file cannot be read.
         """
         self._check_open()
-        experiment, chunks = await off_loop(_read_and_prepare, Path(path))
-        self._check_open()
-        if experiment.id in self._registry:
-            raise ValueError(
-                f"experiment {experiment.id!r} is already present; cleanup it before loading"
-            )
-        experiment = msgspec.structs.replace(experiment, status=ExperimentStatus.ARCHIVED)
-        if self._database is None:
-            state = self._spawn(experiment, compile_patterns(()))
-        else:
-            experiment = msgspec.structs.replace(experiment, storage_backend=self._database.kind)
-            await self._save_new(experiment, ())  # type: ignore[attr-defined]
-            state = self._durable_state(experiment, (), 1, attached=False)  # type: ignore[attr-defined]
-        for rows in chunks:
-            await self._send(state, Insert(rows))
-        if state.durable is not None:
-            await self._send(state, Barrier())  # committed before it is returned
-        return experiment
+        # The parsed events live until the actor has stored them: no full
+        # collection scans them meanwhile (see ``_full_gc``).
+        with full_collections_held():
+            experiment, chunks = await off_loop(_read_and_prepare, Path(path))
+            self._check_open()
+            if experiment.id in self._registry:
+                raise ValueError(
+                    f"experiment {experiment.id!r} is already present; cleanup it before loading"
+                )
+            experiment = msgspec.structs.replace(experiment, status=ExperimentStatus.ARCHIVED)
+            if self._database is None:
+                state = self._spawn(experiment, compile_patterns(()))
+            else:
+                kind = self._database.kind
+                experiment = msgspec.structs.replace(experiment, storage_backend=kind)
+                await self._save_new(experiment, ())  # type: ignore[attr-defined]
+                state = self._durable_state(experiment, (), 1, attached=False)  # type: ignore[attr-defined]
+            while chunks:
+                await self._send(state, Insert(chunks.pop(0)))  # stored rows leave memory
+            if state.durable is not None:
+                await self._send(state, Barrier())  # committed before it is returned
+            return experiment
 
 
 #: Events stored per message while loading an archive (each a few ms of actor time).
-LOAD_CHUNK = 10_000
+LOAD_CHUNK = 4_096
 
 
 def _read_and_prepare(path: Path, *, cancel: Any) -> tuple[Experiment, list[PreparedRows]]:
-    """Read and check a whole archive, then prepare its rows in chunks (worker thread)."""
-    experiment, events = read_archive(path, cancel=cancel)
-    chunks = [
-        prepare_rows(events[begin : begin + LOAD_CHUNK], capture=False)
-        for begin in range(0, len(events), LOAD_CHUNK)
-    ]
-    return experiment, chunks
+    """Read and check a whole archive, preparing its rows as it goes (worker thread)."""
+
+    def prepare(events: list[Event]) -> PreparedRows:
+        return prepare_rows(events, capture=False, packed=True)
+
+    return read_archive(path, prepare, size=LOAD_CHUNK, cancel=cancel)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -78,3 +79,29 @@ def test_an_exception_releases_the_hold() -> None:
         1 / 0  # noqa: B018
     assert gc.get_threshold() == before
     assert holders() == 0
+
+
+async def test_a_loaded_archive_leaves_no_objects_for_the_collector(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """Loaded events are kept packed: every later full collection stays as cheap as before."""
+    async with Runtime(clock=clock, export_dir=tmp_path, mailbox_size=1 << 20) as rt:
+        exp = await rt.start_experiment("archived")
+        for i in range(50_000):
+            emit("req_llm.request.stop", {"duration": i}, {"tokens": {"prompt": i}, "tags": [i]})
+        await rt.flush()
+        path = await rt.archive(exp.id)
+        await rt.cleanup(exp.id)
+        gc.collect()
+        before = len(gc.get_objects())
+        await rt.load_archive(path)
+        gc.collect()
+        tracked = len(gc.get_objects()) - before
+        events = await rt.get_all(exp.id)
+        events[0].metadata["tokens"]["prompt"] = -1  # readers get fresh copies
+        again = await rt.get_all(exp.id)
+    assert tracked < 1_000
+    assert [e.metadata for e in again[:2]] == [
+        {"tokens": {"prompt": 0}, "tags": [0]},
+        {"tokens": {"prompt": 1}, "tags": [1]},
+    ]

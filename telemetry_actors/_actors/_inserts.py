@@ -24,6 +24,7 @@ from .._enrichment import number_or_none, token_counts_of
 from .._event import Event
 from .._stats._streaming import StatsBatch
 from .._storage._block import KIND_INSERTED, TOKENS_FLOAT, build_block
+from .._storage._inserted import Inserted, pack, stored_event
 from ._batch import custom_value
 from ._state import ExperimentState
 
@@ -54,7 +55,7 @@ def _number(value: Any) -> float:
 class PreparedRows:
     """Inserted events with their columns, ready for the actor to code and store."""
 
-    __slots__ = ("columns", "events", "models", "names", "providers")
+    __slots__ = ("columns", "events", "kept", "models", "names", "providers")
 
     def __init__(
         self,
@@ -63,16 +64,26 @@ class PreparedRows:
         names: list[Any],
         models: list[Any],
         providers: list[Any],
+        kept: list[Inserted] | None = None,
     ) -> None:
         self.events = events
+        #: What each stored row keeps: the events, or packed copies of them.
+        self.kept: list[Inserted] = list(events) if kept is None else kept
+        #: ``events`` is empty for packed rows.
         self.columns = columns
         self.names = names
         self.models = models
         self.providers = providers
 
 
-def prepare_rows(events: Sequence[Event], capture: bool = True) -> PreparedRows:
-    """Copies (when ``capture``) and columns of events to insert. O(n), no shared state."""
+def prepare_rows(
+    events: Sequence[Event], capture: bool = True, packed: bool = False
+) -> PreparedRows:
+    """Copies (when ``capture``) and columns of events to insert. O(n), no shared state.
+
+    ``packed``: the events hold JSON values only (read from an archive); rows
+    keep them as MessagePack bytes (see ``_storage._inserted``).
+    """
     stored = [captured_event(event) for event in events] if capture else list(events)
     latency, cost, success, weight, kind = [], [], [], [], []
     prompt, completion, total = [], [], []
@@ -109,17 +120,18 @@ def prepare_rows(events: Sequence[Event], capture: bool = True) -> PreparedRows:
         "kind": np.asarray(kind, dtype=np.uint8),
     }
     return PreparedRows(
-        stored,
+        [] if packed else stored,  # packed rows need no objects: the batch's go at once
         columns,
         [event.event_name for event in stored],
         [event.model for event in stored],
         [event.provider for event in stored],
+        [pack(event) for event in stored] if packed else None,
     )
 
 
 def store_prepared(state: ExperimentState, prepared: PreparedRows) -> None:
     """Code names and models, store the block and queue the statistics. O(n)."""
-    if not prepared.events:
+    if not prepared.kept:
         return
     names, models = state.store.names, state.store.models
     columns = dict(prepared.columns)
@@ -130,27 +142,27 @@ def store_prepared(state: ExperimentState, prepared: PreparedRows) -> None:
     columns["provider"] = np.fromiter(
         map(state.store.providers.code, prepared.providers), np.int32, len(prepared.providers)
     )
-    payloads = [b""] * len(prepared.events)
-    extras = dict(enumerate(prepared.events))
+    payloads = [b""] * len(prepared.kept)
+    extras = dict(enumerate(prepared.kept))
     state.store.add(build_block(columns, payloads, extras, state.store.next_seq()))
     state.pending.append(
         StatsBatch(columns["names"], columns["latency"], columns["cost"], columns["success"])
     )
-    state.pending_rows += len(prepared.events)
+    state.pending_rows += len(prepared.kept)
     if state.detector is not None:
         _score(state, prepared, columns)
 
 
 def _score(state: ExperimentState, prepared: PreparedRows, columns: dict[str, Any]) -> None:
     """Score the inserted events for anomalies, in order, as ingest scores emitted ones."""
+    events = prepared.events or [stored_event(kept) for kept in prepared.kept]
     values: dict[str, Any] = {"latency_ms": columns["latency"], "cost_usd": columns["cost"]}
     for metric in state.detector.spec.metrics:
         if "." in metric:
             values[metric] = [
-                custom_value(metric, event.measurements, event.metadata)
-                for event in prepared.events
+                custom_value(metric, event.measurements, event.metadata) for event in events
             ]
     found = state.detector.observe_many(
-        [event.event_id for event in prepared.events], columns["timestamps"], values
+        [event.event_id for event in events], columns["timestamps"], values
     )
     state.anomalies.extend(found)

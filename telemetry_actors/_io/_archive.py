@@ -8,8 +8,9 @@ before anything is registered, so a bad file loads nothing.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -36,6 +37,8 @@ class _EventLine(msgspec.Struct, tag_field="type", tag="event"):
 # would accept a line without it); the caller then checks which line came back.
 _line_decoder = msgspec.json.Decoder(_MetadataLine | _EventLine)
 
+T = TypeVar("T")
+
 
 def write_archive(
     experiment: Experiment,
@@ -61,40 +64,54 @@ def write_archive(
 
 
 def read_archive(
-    path: Path, *, cancel: threading.Event | None = None
-) -> tuple[Experiment, list[Event]]:
-    """Parse and validate a whole archive file.
+    path: Path,
+    prepare: Callable[[list[Event]], T],
+    *,
+    size: int = 10_000,
+    cancel: threading.Event | None = None,
+) -> tuple[Experiment, list[T]]:
+    """Parse and validate a whole archive file, handing its events to ``prepare``
+    ``size`` at a time; the experiment and what ``prepare`` made of each batch.
+
+    Only one batch of Events exists at a time, so ``prepare`` can turn them
+    into something compact (rows to insert) and a million never pile up.
 
     Raises:
         ValueError: the file is not a well-formed archive; the message names
             ``line N`` for the first bad line.
         OSError: the file cannot be read.
     """
-    content = path.read_bytes()
-    lines = content.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if not lines:
-        raise ValueError(f"{path}: line 1: empty file, expected an experiment_metadata line")
-    experiment = _decode(path, 1, lines[0], _MetadataLine).data
-    events: list[Event] = []
-    for number, line in enumerate(lines[1:], start=2):
-        if cancel is not None and not number % 10_000 and cancel.is_set():
-            from .._storage._filters import ReadCancelled
+    prepared: list[T] = []
+    # Line by line: splitting the whole file at once would hold the GIL (and
+    # so the host's event loop) for half a second per million lines.
+    with path.open("rb") as file:
+        first = file.readline()
+        if not first:
+            raise ValueError(f"{path}: line 1: empty file, expected an experiment_metadata line")
+        experiment = _decode(path, 1, first, _MetadataLine).data
+        events: list[Event] = []
+        for number, line in enumerate(file, start=2):
+            if cancel is not None and not number % 10_000 and cancel.is_set():
+                from .._storage._filters import ReadCancelled
 
-            raise ReadCancelled
-        event = _decode(path, number, line, _EventLine).data
-        try:
-            storable_event(event)  # as insert checks: int64 time stamp, valid name
-        except ValueError as error:
-            raise ValueError(f"{path}: line {number}: {error}") from None
-        if event.experiment_id != experiment.id:
-            raise ValueError(
-                f"{path}: line {number}: event belongs to experiment "
-                f"{event.experiment_id!r}, not {experiment.id!r}"
-            )
-        events.append(event)
-    return experiment, events
+                raise ReadCancelled
+            event = _decode(path, number, line, _EventLine).data
+            try:
+                storable_event(event)  # as insert checks: int64 time stamp, valid name
+            except ValueError as error:
+                raise ValueError(f"{path}: line {number}: {error}") from None
+            if event.experiment_id != experiment.id:
+                raise ValueError(
+                    f"{path}: line {number}: event belongs to experiment "
+                    f"{event.experiment_id!r}, not {experiment.id!r}"
+                )
+            events.append(event)
+            if len(events) == size:
+                prepared.append(prepare(events))
+                events = []
+        if events:
+            prepared.append(prepare(events))
+    return experiment, prepared
 
 
 def _decode(path: Path, number: int, line: bytes, expected: type[Any]) -> Any:

@@ -25,6 +25,7 @@ from .._io._plain import safe_str
 from ._block import COLUMNS, DTYPES, KIND_INSERTED, KIND_KEPT, KIND_MASK, Block
 from ._codes import CodeTable
 from ._fields import KeptFields
+from ._inserted import Inserted, stored_event
 
 #: marshal version 4: shared and cyclic containers kept as they are.
 _MARSHAL = 4
@@ -115,7 +116,8 @@ def encode_block(block: Block, tables: tuple[tuple[Any, ...], ...]) -> EncodedCh
     )
 
 
-def _event_fields(event: Event) -> tuple[Any, ...]:
+def _event_fields(kept: Inserted) -> tuple[Any, ...]:
+    event = stored_event(kept)
     return tuple(getattr(event, field) for field in Event.__struct_fields__)
 
 

@@ -13,7 +13,11 @@ from typing import Any
 
 import msgspec
 
+from .._event import Event
 from ._block import KIND_INSERTED, KIND_KEPT, KIND_MARSHAL, KIND_MASK, KIND_MSGPACK, Block
+
+#: Packed inserted Events (see ``_inserted``, which imports this module).
+_inserted_decoder = msgspec.msgpack.Decoder(Event)
 
 _decode_msgpack = msgspec.msgpack.Decoder().decode
 
@@ -69,4 +73,7 @@ def row_fields(block: Block, row: int, view: memoryview | None = None) -> tuple[
     if kind == KIND_KEPT:
         return copy_builtins(kept.measurements), copy_builtins(kept.metadata)
     assert kind == KIND_INSERTED
+    if type(kept) is bytes:  # a packed inserted Event (see ``_inserted``): fresh dicts
+        event = _inserted_decoder.decode(kept)
+        return event.measurements, event.metadata
     return copy_builtins(kept.measurements), copy_builtins(kept.metadata)

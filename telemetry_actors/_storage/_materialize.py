@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 import numpy as np
 
 from .._enrichment import model_of, provider_of
@@ -17,6 +16,7 @@ from .._event import Event
 from .._types import EventName
 from ._block import KIND_INSERTED, KIND_KEPT, KIND_MASK, Block
 from ._fields import copy_builtins, decode_fields
+from ._inserted import inserted_event
 
 #: ``success`` column codes -> Event.success.
 _OUTCOMES: dict[int, bool | None] = {-1: None, 0: False, 1: True}
@@ -34,21 +34,6 @@ class Context:
         self.experiment_name = experiment_name
         self.condition = condition
         self.tags = tags
-
-
-def copied_event(event: Event) -> Event:
-    """``event`` with fresh copies of its builtin containers (for inserted rows)."""
-    return msgspec.structs.replace(
-        event,
-        measurements=copy_builtins(event.measurements),
-        metadata=copy_builtins(event.metadata),
-        session_id=copy_builtins(event.session_id),
-        user_id=copy_builtins(event.user_id),
-        sample_id=copy_builtins(event.sample_id),
-        cohort=copy_builtins(event.cohort),
-        model=copy_builtins(event.model),
-        provider=copy_builtins(event.provider),
-    )
 
 
 def block_events(
@@ -96,7 +81,7 @@ def block_events(
     for position, row in enumerate(index.tolist()):
         kind = kinds[position]
         if kind == KIND_INSERTED:
-            append(copied_event(block.extras[row]))
+            append(inserted_event(block.extras[row]))
             continue
         if kind == KIND_KEPT:
             kept = block.extras[row]
