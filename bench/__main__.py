@@ -6,17 +6,43 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from . import emit_cost, ingest, memory, percentiles, report, store_queries
+from . import (
+    anomaly_detection,
+    capture,
+    emit_cost,
+    ingest,
+    ingest_options,
+    memory,
+    out_of_order,
+    percentiles,
+    report,
+    responsiveness,
+    sampling,
+    significance,
+    sparse_emit,
+    store_queries,
+    window_percentiles,
+)
 from ._timing import Config, Measurement
 
-SECTIONS = {
+SECTIONS: dict[str, Callable[[Config], Awaitable[list[Measurement]]]] = {
     "emit": emit_cost.run,
+    "capture": capture.run,
+    "sparse_emit": sparse_emit.run,
     "ingest": ingest.run,
+    "ingest_options": ingest_options.run,
+    "out_of_order": out_of_order.run,
     "queries": store_queries.run,
+    "responsiveness": responsiveness.run,
     "memory": memory.run,
     "percentiles": percentiles.run,
+    "window_percentiles": window_percentiles.run,
+    "significance": significance.run,
+    "sampling": sampling.run,
+    "anomaly": anomaly_detection.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
@@ -71,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     results = asyncio.run(run_sections(names, config))
     seconds = time.perf_counter() - started
     print(report.render_text(results, judged=not args.quick))
+    print(f"\n{seconds:.0f} s in all\n" + "\n".join(report.machine()))
     if args.quick or args.only or args.no_write:
         print(f"\n(not written to {RESULTS.name}: only full runs are recorded)")
         return

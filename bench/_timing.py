@@ -25,6 +25,16 @@ class Config:
     window_us: int = 300_000_000
     step_us: int = 60_000_000
     memory_n: int = 100_000
+    #: Events in the store whose reads are watched for loop stalls.
+    responsiveness_n: int = 1_000_000
+    #: Events emitted at once before ``streaming_metrics`` is watched.
+    flood_n: int = 200_000
+    #: Repetitions of measurements that take seconds each (reads of 1 M events).
+    slow_reps: int = 3
+    #: Sparse emits timed one by one (each after a 1 ms sleep), per context.
+    sparse_samples: int = 2_000
+    #: Events ingested from a clock running backwards (and in order).
+    out_of_order_n: int = 100_000
 
     @classmethod
     def quick(cls) -> Config:
@@ -40,6 +50,11 @@ class Config:
             window_us=15_000_000,
             step_us=3_000_000,
             memory_n=10_000,
+            responsiveness_n=20_000,
+            flood_n=5_000,
+            slow_reps=1,
+            sparse_samples=200,
+            out_of_order_n=10_000,
         )
 
 

@@ -17,23 +17,105 @@ PACKAGES = ("telemetry-actors", "anyio", "msgspec", "prometheus_client", "opente
 
 @dataclass(frozen=True)
 class Target:
-    """A ratio (or absolute figure when ``denominator`` is None) and its limits."""
+    """A figure the issues ask for, and its limits.
+
+    By default the figure is the ratio ``numerator / denominator`` (the
+    baseline, measured in the same run). With ``absolute`` it is the
+    numerator's own value, in its unit; a denominator is then only shown
+    (with the ratio) for comparison. ``required`` None: only an aim was set.
+    """
 
     label: str
     numerator: str
     denominator: str | None
-    required: float
-    aim: float | None
+    required: float | None
+    aim: float | None = None
+    absolute: bool = False
 
+
+#: Reads watched for loop stalls (``responsiveness``): key and label.
+RESPONSIVE_READS = (
+    ("get_all", "get_all"),
+    ("query_name", "query(event_name=…)"),
+    ("last_n", "query_window(LastN)"),
+    ("windowed", "windowed_metrics"),
+    ("windowed_pct", "windowed_metrics, percentiles"),
+    ("metrics", "calculate_metrics"),
+    ("streaming", "streaming_metrics after a flood"),
+    ("export_csv", "export CSV"),
+    ("export_jsonl", "export JSONL"),
+    ("archive", "archive"),
+    ("load_archive", "load_archive"),
+    ("iter_events", "iter_events"),
+)
+
+#: Ingest options (``ingest_options``): key and label.
+INGEST_OPTIONS = (
+    ("off", "detection off"),
+    ("anomaly", "AnomalyDetection(mad, ewma)"),
+    ("uniform", "Uniform(0.1)"),
+    ("reservoir", "Reservoir(10_000)"),
+    ("stratified", "Stratified({False: 1, True: 0.1})"),
+    ("adaptive", "Adaptive(0.1) + detection"),
+)
 
 TARGETS = (
     Target("emit (1 experiment) ÷ Histogram.observe", "emit.one", "call.prometheus", 0.7, 0.4),
     Target("emit (nothing attached) ÷ empty call", "emit.none", "call.empty", 4, 3),
-    Target("ingest ÷ bare pipeline", "ingest.package", "ingest.bare", 1.5, 1.0),
-    Target("Last(1 s) ÷ full scan", "query.last_1s", "query.full_scan", 0.05, None),
+    Target("ingest ÷ bare pipeline", "ingest.package", "ingest.bare", 1.2, 1.0),
+    Target(
+        "sparse emit on the loop thread (vs Histogram.observe)",
+        "sparse.loop_emit",
+        "sparse.loop_observe",
+        2_000,
+        absolute=True,
+    ),
+    Target(
+        "sparse emit from a foreign thread (vs Histogram.observe)",
+        "sparse.thread_emit",
+        "sparse.thread_observe",
+        2_000,
+        absolute=True,
+    ),
+    Target("Last(1 s) ÷ full scan", "query.last_1s", "query.full_scan", 0.05),
     Target("windowed_metrics ÷ prefix-sum floor", "query.windowed", "query.windowed_floor", 2, 1),
-    Target("calculate_metrics ÷ sort+sums floor", "query.metrics", "query.metrics_floor", 5, 2),
-    Target("bytes per stored event", "memory.store", None, 500, 250),
+    Target(
+        "windowed_metrics with percentiles ÷ without",
+        "query.windowed_pct",
+        "query.windowed",
+        3,
+    ),
+    Target("calculate_metrics ÷ numpy floor", "query.metrics", "query.metrics_floor", 2),
+    *(
+        Target(
+            f"loop stall during {label} (vs idle loop)",
+            f"resp.{key}.stall",
+            f"resp.{key}.idle",
+            50,
+            20,
+            absolute=True,
+        )
+        for key, label in RESPONSIVE_READS
+    ),
+    Target("export CSV wall time", "resp.export_csv.wall", None, 10, absolute=True),
+    Target("export JSONL wall time", "resp.export_jsonl.wall", None, 5, absolute=True),
+    Target("bytes per stored event (llm_event)", "memory.store", None, 250, absolute=True),
+    Target(
+        "bytes per stored event (realistic)", "memory.store_realistic", None, 250, absolute=True
+    ),
+    Target(
+        "significance, 10k vs 10k, 10k resamples (well under 1 s)",
+        "significance.package",
+        None,
+        1_000,
+        500,
+        absolute=True,
+    ),
+    *(
+        Target(f"ingest with {label} ÷ bare pipeline", f"options.{key}", "options.bare", None, 2)
+        for key, label in INGEST_OPTIONS
+    ),
+    Target("out-of-order ingest ÷ in order", "order.backwards", "order.forwards", 2, 1.2),
 )
 
 #: Further ratios worth seeing, without a target.
@@ -42,11 +124,33 @@ EXTRA_RATIOS = (
     ("emit (10 experiments) ÷ Histogram.observe", "emit.ten", "call.prometheus"),
     ("emit (1 experiment) ÷ OTel Histogram.record", "emit.one", "call.otel"),
     ("emit (1 experiment) ÷ Queue.put_nowait", "emit.one", "call.queue_put"),
+    ("capture: Python deep copy ÷ empty call", "capture.python_copy", "capture.empty"),
+    ("capture: copy.deepcopy ÷ empty call", "capture.deepcopy", "capture.empty"),
+    ("capture: marshal.dumps ÷ empty call", "capture.marshal", "capture.empty"),
+    ("capture: pickle.dumps ÷ empty call", "capture.pickle", "capture.empty"),
+    ("capture: msgpack + scan (used) ÷ empty call", "capture.msgpack", "capture.empty"),
+    ("capture: msgpack + scan ÷ Python deep copy", "capture.msgpack", "capture.python_copy"),
+    ("capture: msgpack + scan ÷ marshal.dumps", "capture.msgpack", "capture.marshal"),
+    ("capture: exact fallback ÷ msgpack + scan", "capture.exact", "capture.msgpack"),
+    ("sparse emit p90, loop ÷ observe p90", "sparse.loop_emit_p90", "sparse.loop_observe_p90"),
+    (
+        "sparse emit p90, foreign thread ÷ observe p90",
+        "sparse.thread_emit_p90",
+        "sparse.thread_observe_p90",
+    ),
+    ("ingest all at once ÷ bare all at once", "ingest.package_flood", "ingest.bare_flood"),
     ("1 s window, first read ÷ full scan", "query.first_1s", "query.full_scan"),
-    ("1 s window, second read (re-encodes) ÷ full scan", "query.second_1s", "query.full_scan"),
+    ("1 s window, second read ÷ full scan", "query.second_1s", "query.full_scan"),
+    ("calculate_metrics, backwards ÷ in order", "order.read_backwards", "order.read_forwards"),
     ("bytes per event ÷ caller's dicts in tuples", "memory.store", "memory.tuples"),
     ("live percentiles read ÷ calculate_metrics", "percentiles.read", "percentiles.exact"),
-)
+    ("significance ÷ the scipy tests alone", "significance.package", "significance.scipy_calls"),
+    (
+        "window percentiles ÷ window means (segments)",
+        "window_percentiles.auto",
+        "window_percentiles.means_segments",
+    ),
+)  # fmt: skip
 
 
 def _number(value: float) -> str:
@@ -73,32 +177,64 @@ def measurement_rows(results: list[Measurement]) -> list[list[str]]:
     ]
 
 
-def ratio_rows(results: list[Measurement], judged: bool = True) -> list[list[str]]:
-    """Rows of (ratio, value, required, aim, verdict); ratios lacking inputs are left out.
+def _with_unit(m: Measurement) -> str:
+    return f"{_number(m.value)} {m.unit}".rstrip()
 
-    ``judged=False`` (a --quick run, too small for the targets) gives no verdicts.
+
+def _verdict(value: float, target: Target) -> str:
+    if math.isnan(value):
+        return "n/a"
+    if target.required is None:
+        assert target.aim is not None
+        return "aim met" if value <= target.aim else "aim not met"
+    verdict = "PASS" if value <= target.required else "FAIL"
+    if verdict == "PASS" and target.aim is not None:
+        verdict += " (aim met)" if value <= target.aim else " (aim not met)"
+    return verdict
+
+
+def _limit(value: float | None, target: Target, by: dict[str, Measurement]) -> str:
+    if value is None:
+        return ""
+    unit = f" {by[target.numerator].unit}" if target.absolute else ""
+    return f"≤ {_number(value)}{unit}"
+
+
+def ratio_rows(results: list[Measurement], judged: bool = True) -> list[list[str]]:
+    """Rows of (figure, value, baseline, ratio, required, aim, verdict).
+
+    Figures lacking their measurement are left out; ``judged=False`` (a
+    --quick run, too small for the targets) gives no verdicts.
     """
-    by_key = {m.key: m.value for m in results}
+    by = {m.key: m for m in results}
     rows = []
     for target in TARGETS:
-        if target.numerator not in by_key:
+        if target.numerator not in by:
             continue
-        if target.denominator is not None and target.denominator not in by_key:
-            rows.append([target.label, "n/a", "", "", "SKIPPED (no baseline)"])
+        numerator = by[target.numerator]
+        baseline = by.get(target.denominator) if target.denominator is not None else None
+        if target.denominator is not None and baseline is None:
+            rows.append([target.label, _with_unit(numerator), "", "", "", "", "SKIPPED"])
             continue
-        value = by_key[target.numerator]
-        if target.denominator is not None:
-            value /= by_key[target.denominator]
-        verdict = "PASS" if value <= target.required else "FAIL"
-        if verdict == "PASS" and target.aim is not None:
-            verdict += " (aim met)" if value <= target.aim else " (aim not met)"
-        if not judged:
-            verdict = "not judged (quick sizes)"
-        aim = "" if target.aim is None else f"≤ {_number(target.aim)}"
-        rows.append([target.label, _number(value), f"≤ {_number(target.required)}", aim, verdict])
-    for label, numerator, denominator in EXTRA_RATIOS:
-        if numerator in by_key and denominator in by_key:
-            rows.append([label, _number(by_key[numerator] / by_key[denominator]), "", "", "info"])
+        ratio = numerator.value / baseline.value if baseline is not None else math.nan
+        judged_value = numerator.value if target.absolute else ratio
+        verdict = _verdict(judged_value, target) if judged else "not judged (quick sizes)"
+        rows.append(
+            [
+                target.label,
+                _with_unit(numerator),
+                _with_unit(baseline) if baseline is not None else "",
+                _number(ratio) if baseline is not None else "",
+                _limit(target.required, target, by),
+                _limit(target.aim, target, by),
+                verdict,
+            ]
+        )
+    for label, key, baseline_key in EXTRA_RATIOS:
+        if key in by and baseline_key in by:
+            value, base = by[key], by[baseline_key]
+            ratio_text = _number(value.value / base.value)
+            rows.append([label, _with_unit(value), _with_unit(base), ratio_text, "", "", "info"])
     return rows
 
 
@@ -121,37 +257,41 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 METHOD = [
-    "- emit: `emit(name, {duration}, {model, provider})` with nothing attached, with 1 and",
-    "  with 10 running experiments (default system clock, mailboxes large enough that",
-    "  nothing drops; fresh experiments per repetition, cleaned up untimed; 10",
-    "  experiments use a tenth of the calls). Baselines: an empty function with the",
-    "  same arguments, `asyncio.Queue.put_nowait((name, measurements, metadata, µs))`,",
-    "  prometheus_client `Histogram.observe(x)` and OTel SDK `Histogram.record(x)`",
-    "  (unlabelled). Every variant runs its calls in timed bursts of 10 000; between",
-    "  bursts, untimed, mailboxes are flushed and the baseline queue emptied, as a live",
-    "  consumer would drain them.",
-    "- ingest: N prebuilt (name, measurements, metadata) tuples of LLM events; emit all",
-    "  then `await rt.flush()`, against put_nowait of the stamped tuple into an",
-    "  `asyncio.Queue` whose consumer task drains in batches, builds a dict per event,",
-    "  appends it to a list and keeps a running mean.",
-    "- queries: the store is filled by `emit` with a fake clock advancing 1 ms per event",
-    "  (chunks, flushed); only the public query calls are timed. Floors run on plain",
-    "  lists (events; timestamps, latencies, costs, successes) taken once from the store:",
-    "  a list comprehension over all events; `accumulate` prefix sums + two `bisect`s per",
-    "  window; `sorted()` + `math.fsum` sums + `list.count`. `Last(1 s)` repeats the",
-    "  query on the newest second (a live view); since a row's second read re-encodes",
-    "  its payload for cheaper later reads, 1 s windows of the oldest seconds, never read",
-    "  before, are also timed on their first and on their second read.",
-    "- memory: tracemalloc growth across storing N events emitted with fresh dicts",
-    "  `{duration}` / `{model, provider, tokens: {prompt, completion}, sample_id}`,",
-    "  after flush and `gc.collect()`, divided by N.",
-    "- percentiles: N LLM events emitted and flushed; the first `streaming_metrics()`",
-    "  folds their latencies into the sketch (timed per event); its p50…p99 against",
-    "  `calculate_metrics`'s exact ones; then repeated reads against `calculate_metrics`.",
+    "Each section's module docstring says what it measures and why it is fair; in short:",
+    "- emit: `emit(name, {duration}, {model, provider, tokens: {prompt, completion},",
+    "  sample_id})` with nothing attached, with 1 and with 10 running experiments, in",
+    "  timed bursts of 10 000 (mailboxes flushed untimed between bursts). Baselines: an",
+    "  empty function with the same arguments, `asyncio.Queue.put_nowait` of the raw",
+    "  tuple, prometheus_client `Histogram.observe(x)` and OTel SDK `Histogram.record(x)`.",
+    "- capture: the same two fields captured by a Python deep copy of dicts/lists,",
+    "  `copy.deepcopy`, `marshal.dumps`, `pickle.dumps`, and the library's msgspec",
+    "  MessagePack encode + marker byte scan, next to an empty call (tight loops).",
+    "- sparse_emit: one emit after a 1 ms sleep (the actor asleep), timed alone with",
+    "  `perf_counter_ns`, on the loop thread and from a foreign thread; prometheus",
+    "  `observe` and an empty call timed the same way in the same iterations.",
+    "- ingest: the same prebuilt LLM events sent in bursts of 1 000 with a yield between",
+    "  (and all at once), emit + flush against an `asyncio.Queue` pipeline whose consumer",
+    "  takes at most 256 events per batch (the actor's cap), yields between batches,",
+    "  builds a dict per event and keeps a running mean.",
+    "- ingest_options: the same, into experiments with anomaly detection (mad + ewma on",
+    "  latency and cost) or each sampling strategy, against the bare pipeline.",
+    "- out_of_order: the same events from a fake clock running backwards vs forwards.",
+    "- queries: 1 M realistic events (random log-normal latencies and tokens, four models,",
+    "  two event names) emitted with a fake clock advancing 1 ms per event; floors on",
+    "  values taken once from `get_all`: a list comprehension over all events; prefix sums",
+    "  + bisect per window; for `calculate_metrics` a numpy floor of the same outputs",
+    "  (`np.percentile`, `math.fsum` totals, counts, token sums, `np.unique` per name).",
+    "- responsiveness: the same kind of 1 M store; a 1 ms ticker task on the loop records",
+    "  the longest gap (and p99) during each public read, against the ticker alone for",
+    "  as long in the same run; wall times; garbage-collector passes during each read.",
+    "- memory: tracemalloc growth across storing N events emitted with fresh dicts, after",
+    "  flush and `gc.collect()`, divided by N.",
+    "- percentiles: live sketch percentiles against `calculate_metrics`'s exact ones.",
+    "- window_percentiles, significance, sampling, anomaly: see their modules.",
 ]
 
 MEASUREMENT_HEADER = ["measurement", "median", "unit", "min … max", "reps", "note"]
-RATIO_HEADER = ["ratio", "value", "required", "aim", "verdict"]
+RATIO_HEADER = ["figure", "value", "baseline", "ratio", "required", "aim", "verdict"]
 
 
 def render_text(results: list[Measurement], judged: bool = True) -> str:
