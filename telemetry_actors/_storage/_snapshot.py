@@ -134,7 +134,7 @@ class Merged:
     below refer to this merged order.
     """
 
-    __slots__ = ("_cache", "_order", "_parts", "_selection", "size", "snapshot")
+    __slots__ = ("_cache", "_locations", "_order", "_parts", "_selection", "size", "snapshot")
 
     def __init__(
         self,
@@ -146,6 +146,7 @@ class Merged:
         self._parts = parts
         self._cache: dict[str, np.ndarray[Any, Any]] = {}
         self._order: npt.NDArray[np.int64] | None = None
+        self._locations: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
         self._selection = selection
         if selection is None and snapshot.evicted is not None and parts:
             serial = self._raw("serial")
@@ -187,7 +188,10 @@ class Merged:
         return cached
 
     def locations(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """(part index, row within its block) of each merged row."""
+        """(part index, row within its block) of each merged row. O(k) once, then cached
+        (``iter_events`` and exports ask once per batch)."""
+        if self._locations is not None:
+            return self._locations
         part = (
             np.concatenate(
                 [
@@ -209,6 +213,7 @@ class Merged:
         part, row = part[order], row[order]
         if self._selection is not None:
             part, row = part[self._selection], row[self._selection]
+        self._locations = part, row
         return part, row
 
     def subset(self, positions: npt.NDArray[np.int64]) -> Merged:
