@@ -14,6 +14,7 @@ from ._actors._actor import ExperimentActor
 from ._actors._inserts import prepare_rows
 from ._actors._messages import Barrier, Insert
 from ._actors._supervisor import Supervisor
+from ._actors._sweeper import sweep
 from ._arguments import (
     event_from_mapping,
     storable_event,
@@ -80,6 +81,7 @@ class Runtime(ReadsMixin, AnalysisMixin, FilesMixin, ExperimentsMixin):
             raise TypeError(f"clock must return int µs since the epoch, got {now!r}")
         task_group = await self._host.start()
         self._supervisor = Supervisor(task_group, self._max_restarts, self._restart_window_s)
+        task_group.start_soon(sweep, self._registry)
         try:
             await self._open_database()
         except BaseException:

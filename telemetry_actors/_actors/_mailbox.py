@@ -4,7 +4,9 @@ Why a deque and not an ``asyncio.Queue``: ``deque.extend`` is atomic under
 the GIL and costs tens of nanoseconds from any thread, while a queue would
 need ``call_soon_threadsafe`` per event from foreign threads. The actor
 sleeps only when the deque is empty, and a sleeping actor is woken once per
-batch, not once per event.
+batch, not once per event: by the first message, by an event that fills a
+quarter of the mailbox, or else by the runtime's sweeper (``_sweeper``)
+within 10 ms, so that a sparse ``emit`` never pays for a wake-up.
 
 An event takes :data:`EVENT_SLOTS` consecutive slots (name, payload, the
 caller's measurements and metadata, time stamp), appended by one
@@ -99,12 +101,15 @@ class Mailbox:
         "queue",
         "sleeping",
         "slot_capacity",
+        "wake_slots",
     )
 
     def __init__(self, capacity: int) -> None:
         self.queue: deque[Any] = deque()
         self.capacity = capacity
         self.slot_capacity = capacity * EVENT_SLOTS
+        #: Queued slots at which an emitter wakes a sleeping actor itself.
+        self.wake_slots = max(EVENT_SLOTS, self.slot_capacity // 4)
         self.dropped = 0
         self.high_water = 0
         #: Messages queued by put_message and not yet taken (urgent ones are not counted).
@@ -128,7 +133,7 @@ class Mailbox:
             self.count_drops(1)
             return
         self.queue.extend(raw)
-        if self.sleeping:
+        if self.sleeping and len(self.queue) >= self.wake_slots:
             self.wake()
 
     async def put_event_wait(self, raw: RawEvent) -> None:

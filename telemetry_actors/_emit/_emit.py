@@ -114,8 +114,8 @@ def emit(
             return
         if len(queue) < slots:
             queue.extend((name, fields, measurements, metadata, stamp))  # atomic
-            if mailbox.sleeping:
-                mailbox.wake()
+            if mailbox.sleeping and len(queue) >= mailbox.wake_slots:
+                mailbox.wake()  # else the runtime's sweeper wakes it (see _sweeper)
         else:
             mailbox.count_drops(1)
         return
@@ -129,7 +129,7 @@ def emit(
         for queue, slots, mailbox in targets:
             if len(queue) < slots:
                 queue.extend(raw)  # atomic: five slots, no tuple kept (see _mailbox)
-                if mailbox.sleeping:
+                if mailbox.sleeping and len(queue) >= mailbox.wake_slots:
                     mailbox.wake()
             else:
                 mailbox.count_drops(1)
