@@ -1,0 +1,40 @@
+"""exact_sum equals math.fsum for every array of finite doubles, whole numbers included."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from telemetry_actors._stats._exact_sum import ExactSum, exact_sum
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+whole = st.integers(-(2**40), 2**40).map(float)
+
+
+@given(st.lists(finite, max_size=200))
+def test_any_finite_values(values: list[float]) -> None:
+    assert exact_sum(np.array(values, dtype=np.float64)) == math.fsum(values)
+
+
+@given(st.lists(whole, max_size=200))
+def test_whole_numbers_around_the_int64_fast_path(values: list[float]) -> None:
+    assert exact_sum(np.array(values, dtype=np.float64)) == math.fsum(values)
+
+
+@given(st.lists(st.one_of(whole, finite), max_size=200), st.integers(0, 200))
+def test_merged_batches_equal_one_sum(values: list[float], cut: int) -> None:
+    left, right = ExactSum(), ExactSum()
+    left.add(np.array(values[:cut], dtype=np.float64))
+    right.add(np.array(values[cut:], dtype=np.float64))
+    left.merge(right)
+    assert left.value == math.fsum(values)
+
+
+def test_classic_cancellation_and_large_whole_numbers() -> None:
+    assert exact_sum(np.array([1e16, 1.0, -1e16])) == 1.0
+    big = np.full(1000, float(2**37 - 1))
+    assert exact_sum(big) == math.fsum(big.tolist())
+    assert exact_sum(np.array([2.0**60, 1.0, -(2.0**60)])) == 1.0
