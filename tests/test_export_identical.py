@@ -11,6 +11,7 @@ weights, evicted rows, durable (SQLite) rows, and many small batches.
 
 from __future__ import annotations
 
+import copy
 import math
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -98,13 +99,20 @@ async def assert_exports_match(
             assert same_bytes(new, old), (fmt, flatten, neutralize, group, difference(new, old))
 
 
+def holds_nan(value: Any) -> bool:
+    """Is NaN in ``value`` (a float, or inside a tuple or frozenset)?"""
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, tuple | frozenset):
+        return any(holds_nan(item) for item in value)
+    return False
+
+
 def unordered_nan(value: Any) -> bool:
-    """Does ``value`` hold a set with NaN inside? Such a set prints in a different
-    order for every copy read (NaN hashes by identity), so no two exports agree."""
+    """Does ``value`` hold a set with NaN in an item? NaN hashes by identity, so
+    such a set prints in a different order for every copy read: no two exports agree."""
     if isinstance(value, set | frozenset):
-        return any(
-            (isinstance(item, float) and math.isnan(item)) or unordered_nan(item) for item in value
-        )
+        return any(holds_nan(item) or unordered_nan(item) for item in value)
     if isinstance(value, Mapping):
         return any(unordered_nan(key) or unordered_nan(item) for key, item in value.items())
     if isinstance(value, list | tuple):
@@ -115,6 +123,8 @@ def unordered_nan(value: Any) -> bool:
 # ------------------------------------------------------------------ the varied store
 
 HOSTILE_VALUES: list[Any] = [
+    math.inf,
+    ("h" * 200_000, 1),  # a large row kept by marshal: MessagePack rows around it are sparse
     math.nan,
     math.inf,
     -math.inf,
@@ -176,8 +186,16 @@ HOSTILE_VALUES: list[Any] = [
 ]
 
 
+def fresh(value: Any) -> Any:
+    """A copy of ``value`` (``value`` itself when it cannot be copied)."""
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return value
+
+
 def realistic(i: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """A typical LLM call, with a failure now and then."""
+    """A typical LLM call, with a failure now and then and values varying in type."""
     metadata: dict[str, Any] = {
         "model": "gpt-4" if i % 3 else "claude",
         "tokens": {"prompt": 10 + i, "completion": i},
@@ -187,6 +205,18 @@ def realistic(i: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
     if i % 11 == 0:
         metadata["error"] = "timeout"
         metadata["status"] = "error"
+    if i % 4 == 0:
+        metadata["tokens"]["total"] = 10 + 2 * i  # another shape of the nested dict
+    if i % 5 == 1:
+        metadata["labels"] = ["-a", "b,c"] if i % 2 else [1, 2.5, None, True, {"k": "v"}]
+        metadata["messages"] = [{"role": "user", "content": "hi, there"}, [1, [2]]]
+        metadata["score"] = -0.5 if i % 3 else "=high"  # a column of two types
+        metadata["flag"] = i % 3 == 0
+        metadata["none"] = None
+    if i % 13 == 0:
+        metadata["tokens"] = {"prompt": {"cached": 3, "new": 7}, "completion": "-2"}
+        metadata["gen_ai.response.model"] = "gpt-4o"
+        metadata["model"] = None
     return "llm.request.stop", {"duration": 1_000_000 * (i + 1)}, metadata
 
 
@@ -198,8 +228,11 @@ async def fill_varied(rt: Runtime, clock: FakeClock, experiment_id: str) -> None
     await rt.flush()
     for number, value in enumerate(HOSTILE_VALUES):
         clock.advance(1_000)
+        # One object in two places is kept exactly (marshal); copies go as MessagePack.
         emit("app.value", {"duration": 5_000, "value": value}, {"value": value, "n": number})
+        emit("app.fresh", {"value": fresh(value)}, {"value": fresh(value), "x": fresh(value)})
         emit("app.copied", {"cost": value}, {"model": value, "sample_id": value, "cohort": value})
+        emit("app.copies", None, {"model": fresh(value), "provider": fresh(value), "k": 1})
     await rt.flush()
     metadata_cases: list[dict[Any, Any]] = [
         {"gen_ai.response.model": "gpt-4o", "gen_ai.provider.name": "openai"},
@@ -223,6 +256,15 @@ async def fill_varied(rt: Runtime, clock: FakeClock, experiment_id: str) -> None
     for i in range(30, 40):
         clock.advance(2_000)
         emit(*realistic(i))
+    await rt.flush()
+    # A clock going backwards within one block: its rows are not back to back
+    # in the block's bytes once sorted by time.
+    clock.now = BASE_US + 90_000
+    for i in range(40, 60):
+        clock.now -= 3_000
+        name, measurements, metadata = realistic(i)
+        measurements["peak"] = math.inf if i % 4 == 0 else float(i)
+        emit(name, measurements, metadata)
     await rt.flush()
     clock.now = back
     for stamp in (2**62, -(2**62), -62_135_596_800_000_000, -62_135_596_800_000_001):
@@ -289,6 +331,11 @@ async def test_small_batches_and_late_columns_match_the_reference(
 ) -> None:
     """Many batches; columns first seen in a late batch; schemas that change every row."""
     experiment = await rt.start_experiment("batches", events=["llm.*", "app.*"])
+    clock.advance(100_000)
+    for i in range(30):  # time going backwards: rows not back to back in their block
+        clock.advance(-2_000)
+        emit(*realistic(i))
+    clock.advance(100_000)
     for i in range(200):
         clock.advance(1_000)
         name, measurements, metadata = realistic(i)

@@ -1,8 +1,10 @@
-"""Exports: the events of one or more experiments as CSV or JSON Lines.
+"""Exports: the events of one or more experiments as CSV, JSON Lines or Parquet.
 
-Runs in a worker thread on snapshots, ``batch`` events at a time, checking
+Runs in a worker thread on snapshots, ``BATCH`` rows at a time, checking
 ``cancel`` between batches, and writes through :func:`~._paths.writing` so a
-failed or cancelled export leaves no half file.
+failed or cancelled export leaves no half file. CSV and JSON Lines are built
+from the snapshot's columns and payloads (``_csv``, ``_jsonl``); Event
+objects are made only for the rows that need them.
 """
 
 from __future__ import annotations
@@ -12,18 +14,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
-from .._event import Event
 from .._storage._filters import check
 from .._storage._snapshot import Snapshot
+from ._batches import RowBatch
 from ._csv import write_csv
+from ._jsonl import jsonl_lines
 from ._paths import writing
-from ._records import event_json
 
 Format = Literal["csv", "jsonl", "parquet"]
 FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet")
-#: Events built, encoded and written at a time.
+#: Rows built, encoded and written at a time.
 BATCH = 10_000
 
 
@@ -44,21 +44,16 @@ def check_format(format: object) -> Format:
 
 def event_batches(
     snapshots: Sequence[Snapshot], cancel: threading.Event | None
-) -> Iterator[tuple[list[Event], list[bool]]]:
-    """(events, plain-JSON flags) of every snapshot in ``get_all`` order, a batch at a time."""
+) -> Iterator[RowBatch]:
+    """The rows of every snapshot in ``get_all`` order, ``BATCH`` at a time.
+
+    ``events, plain = batch`` gives a batch's Events and plain-JSON flags.
+    """
     for snapshot in snapshots:
         merged = snapshot.merged()
         for begin in range(0, merged.size, BATCH):
             check(cancel)
-            positions = np.arange(begin, min(begin + BATCH, merged.size), dtype=np.int64)
-            yield merged.events(positions), merged.plain_json(positions)
-
-
-def jsonl_lines(events: Sequence[Event], plain: Sequence[bool]) -> bytes:
-    """One JSON object per event per line."""
-    if not events:
-        return b""
-    return b"\n".join(map(event_json, events, plain)) + b"\n"
+            yield RowBatch(merged, begin, min(begin + BATCH, merged.size))
 
 
 def write_events(
@@ -72,22 +67,14 @@ def write_events(
     cancel: threading.Event | None = None,
 ) -> Path:
     """Write every event of ``snapshots`` to ``path`` in ``format``; return the path."""
-    if format == "parquet":
-        from ._parquet import write_parquet
-
-        with writing(path, reserved) as stream:
-            write_parquet(event_batches(snapshots, cancel), stream)
-        return path
     with writing(path, reserved) as stream:
-        if format == "csv":
-            write_csv(
-                (events for events, _ in event_batches(snapshots, cancel)),
-                stream,
-                flatten,
-                neutralize,
-                cancel,
-            )
+        if format == "parquet":
+            from ._parquet import write_parquet
+
+            write_parquet(event_batches(snapshots, cancel), stream)
+        elif format == "csv":
+            write_csv(event_batches(snapshots, cancel), stream, flatten, neutralize, cancel)
         else:
-            for events, plain in event_batches(snapshots, cancel):
-                stream.write(jsonl_lines(events, plain))
+            for batch in event_batches(snapshots, cancel):
+                stream.write(jsonl_lines(batch))
     return path

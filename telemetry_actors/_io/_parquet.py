@@ -34,6 +34,7 @@ from .._event import Event
 from .._experiment import datetime_from_us
 from .._names import dotted
 from .._storage._snapshot import Snapshot
+from ._batches import RowBatch
 from ._plain import plain_fields, safe_str, utf8_text
 
 #: The columns, in file order.
@@ -166,7 +167,7 @@ def events_table(events: Sequence[Event], plain: Sequence[bool]) -> Any:
     return pa.Table.from_pydict(columns, schema=schema(pa))
 
 
-def write_parquet(batches: Iterable[tuple[list[Event], list[bool]]], stream: BinaryIO) -> int:
+def write_parquet(batches: Iterable[RowBatch], stream: BinaryIO) -> int:
     """Write the events of ``batches`` as one Parquet file; return the rows written.
 
     Each batch becomes one row group, written as it comes: memory holds one
@@ -178,9 +179,9 @@ def write_parquet(batches: Iterable[tuple[list[Event], list[bool]]], stream: Bin
     pa = arrow()
     count = 0
     with pa.parquet.ParquetWriter(stream, schema(pa)) as writer:
-        for events, plain in batches:
-            writer.write_table(events_table(events, plain))
-            count += len(events)
+        for batch in batches:
+            writer.write_table(events_table(batch.events(), batch.plain_json()))
+            count += len(batch)
     return count
 
 
@@ -200,7 +201,10 @@ def events_frame(snapshots: Sequence[Snapshot], *, cancel: threading.Event | Non
         raise ImportError(_MISSING_EXTRA) from error
     from ._export import event_batches
 
-    tables = [events_table(events, plain) for events, plain in event_batches(snapshots, cancel)]
+    tables = [
+        events_table(batch.events(), batch.plain_json())
+        for batch in event_batches(snapshots, cancel)
+    ]
     table = pa.concat_tables(tables) if tables else schema(pa).empty_table()
     nullable = {pa.bool_(): pandas.BooleanDtype()}
     return table.to_pandas(types_mapper=nullable.get)

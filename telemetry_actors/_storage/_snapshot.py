@@ -187,6 +187,10 @@ class Merged:
             self._cache[name] = cached
         return cached
 
+    def block(self, part: int) -> Block:
+        """The block of part ``part`` (a part index of :meth:`locations`)."""
+        return self._parts[part][0]
+
     def locations(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """(part index, row within its block) of each merged row. O(k) once, then cached
         (``iter_events`` and exports ask once per batch)."""
