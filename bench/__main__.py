@@ -12,6 +12,7 @@ from pathlib import Path
 from . import (
     anomaly_detection,
     capture,
+    durable,
     emit_cost,
     exports,
     ingest,
@@ -45,6 +46,7 @@ SECTIONS: dict[str, Callable[[Config], Awaitable[list[Measurement]]]] = {
     "significance": significance.run,
     "sampling": sampling.run,
     "anomaly": anomaly_detection.run,
+    "durable": durable.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

@@ -23,6 +23,8 @@ class Target:
     baseline, measured in the same run). With ``absolute`` it is the
     numerator's own value, in its unit; a denominator is then only shown
     (with the ratio) for comparison. ``required`` None: only an aim was set.
+    With ``at_least`` the figure must reach the limits (a throughput ratio)
+    instead of staying under them.
     """
 
     label: str
@@ -31,6 +33,7 @@ class Target:
     required: float | None
     aim: float | None = None
     absolute: bool = False
+    at_least: bool = False
 
 
 #: Reads watched for loop stalls (``responsiveness``): key and label.
@@ -116,6 +119,36 @@ TARGETS = (
         for key, label in INGEST_OPTIONS
     ),
     Target("out-of-order ingest ÷ in order", "order.backwards", "order.forwards", 2, 1.2),
+    Target(
+        "ingest throughput, SQLite ÷ memory (flushed = committed)",
+        "durable.ingest_sqlite_rate",
+        "durable.ingest_memory_rate",
+        0.5,
+        at_least=True,
+    ),
+    Target(
+        "query_window(Last(1 s)) on SQLite at 1 M (vs memory)",
+        "durable.last_1s_sqlite",
+        "durable.last_1s_memory",
+        5,
+        absolute=True,
+    ),
+    Target(
+        "calculate_metrics at 1 M, SQLite ÷ memory",
+        "durable.metrics_sqlite",
+        "durable.metrics_memory",
+        3,
+    ),
+    *(
+        Target(
+            f"{label} after 5 M events into SQLite (vs memory-only)",
+            f"durable.rss_sqlite_{key}",
+            f"durable.rss_memory_{key}",
+            300,
+            absolute=True,
+        )
+        for key, label in (("peak", "peak RSS"), ("current", "RSS"))
+    ),
 )
 
 #: Further ratios worth seeing, without a target.
@@ -149,6 +182,11 @@ EXTRA_RATIOS = (
         "window percentiles ÷ window means (segments)",
         "window_percentiles.auto",
         "window_percentiles.means_segments",
+    ),
+    (
+        "ingest throughput, PostgreSQL ÷ memory",
+        "durable.ingest_postgresql_rate",
+        "durable.ingest_memory_rate",
     ),
 )  # fmt: skip
 
@@ -184,12 +222,16 @@ def _with_unit(m: Measurement) -> str:
 def _verdict(value: float, target: Target) -> str:
     if math.isnan(value):
         return "n/a"
+
+    def within(limit: float) -> bool:
+        return value >= limit if target.at_least else value <= limit
+
     if target.required is None:
         assert target.aim is not None
-        return "aim met" if value <= target.aim else "aim not met"
-    verdict = "PASS" if value <= target.required else "FAIL"
+        return "aim met" if within(target.aim) else "aim not met"
+    verdict = "PASS" if within(target.required) else "FAIL"
     if verdict == "PASS" and target.aim is not None:
-        verdict += " (aim met)" if value <= target.aim else " (aim not met)"
+        verdict += " (aim met)" if within(target.aim) else " (aim not met)"
     return verdict
 
 
@@ -197,7 +239,7 @@ def _limit(value: float | None, target: Target, by: dict[str, Measurement]) -> s
     if value is None:
         return ""
     unit = f" {by[target.numerator].unit}" if target.absolute else ""
-    return f"≤ {_number(value)}{unit}"
+    return f"{'≥' if target.at_least else '≤'} {_number(value)}{unit}"
 
 
 def ratio_rows(results: list[Measurement], judged: bool = True) -> list[list[str]]:
@@ -287,6 +329,10 @@ METHOD = [
     "- memory: tracemalloc growth across storing N events emitted with fresh dicts, after",
     "  flush and `gc.collect()`, divided by N.",
     "- percentiles: live sketch percentiles against `calculate_metrics`'s exact ones.",
+    "- durable: the ingest's live producer into memory, SQLite and PostgreSQL (flush",
+    "  waits for the commit); Last(1 s) and calculate_metrics on the same 1 M events in",
+    "  SQLite and in memory; peak and current RSS of a child process after 5 M events",
+    "  into SQLite, against the same child keeping them in memory.",
     "- window_percentiles, significance, sampling, anomaly: see their modules.",
 ]
 
