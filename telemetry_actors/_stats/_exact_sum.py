@@ -45,9 +45,7 @@ def _scaled_sum(values: npt.NDArray[np.float64]) -> int:
         return 0
     # Whole numbers (token counts, weights of 1.0): an int64 sum is exact and
     # costs a third of the general path.
-    if float(np.abs(values).max()) < _SMALL_INTEGER and bool(
-        (np.trunc(values) == values).all()
-    ):
+    if float(np.abs(values).max()) < _SMALL_INTEGER and bool((np.trunc(values) == values).all()):
         return int(values.astype(np.int64).sum()) << _SCALE_BITS
     # The IEEE 754 fields: value = ±mantissa * 2**(shift - 1074) exactly, where
     # normal numbers have the implicit leading bit and subnormals do not.

@@ -44,6 +44,21 @@ def linear_percentiles(
 ) -> list[float]:
     """``numpy.percentile(values, percentiles)`` (linear method) as floats.
 
-    O(n) per call: numpy partitions once for all the ranks needed.
+    O(n) per call: numpy partitions once for all the ranks needed. Where
+    numpy's interpolation overflows (neighbours near ±1.8e308 of opposite
+    signs: ``above - below`` is infinite), the value is interpolated as
+    ``below * (1 - t) + above * t`` instead, which stays finite.
     """
-    return [float(value) for value in np.percentile(values, list(percentiles))]
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = [float(value) for value in np.percentile(values, list(percentiles))]
+    if all(math.isfinite(value) for value in result) or not bool(np.isfinite(values).all()):
+        return result
+    ordered = np.sort(values)
+    for index, percentile in enumerate(percentiles):
+        if not math.isfinite(result[index]):
+            position = (len(ordered) - 1) * percentile / 100
+            low = min(math.floor(position), len(ordered) - 1)
+            high = min(low + 1, len(ordered) - 1)
+            t = position - low
+            result[index] = float(ordered[low]) * (1 - t) + float(ordered[high]) * t
+    return result
