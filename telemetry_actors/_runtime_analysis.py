@@ -52,7 +52,7 @@ class AnalysisMixin(RuntimeCore):
         active, paused = view.active_and_paused_seconds(self._now_datetime())
 
         def run(*, cancel: Any) -> Metrics:
-            merged, positions = selected(view.snapshot, where, cancel)
+            merged, positions = selected(view.snapshot, where, cancel, payloads=False)
             return calculate(
                 metric_columns(merged, positions),
                 merged.snapshot.names,
@@ -163,7 +163,9 @@ class AnalysisMixin(RuntimeCore):
         def run(*, cancel: Any) -> Any:
             sides = []
             for view in views:
-                merged, positions = selected(view.snapshot, where_filter, cancel)
+                merged, positions = selected(
+                    view.snapshot, where_filter, cancel, payloads=paired_by is not None
+                )
                 columns = metric_columns(merged, positions)
                 keys = pairing_keys(merged, positions, paired_by, cancel)
                 sides.append(side_sample(SideSample, columns, keys))
@@ -210,7 +212,8 @@ class AnalysisMixin(RuntimeCore):
         def run(*, cancel: Any) -> list[Any]:
             import numpy as np
 
-            merged, positions = selected(view.snapshot, where_filter, cancel)
+            custom = metric not in ("latency_ms", "cost_usd")
+            merged, positions = selected(view.snapshot, where_filter, cancel, payloads=custom)
             rows = np.arange(merged.size, dtype=np.int64) if positions is None else positions
             if metric in ("latency_ms", "cost_usd"):
                 column = "latency" if metric == "latency_ms" else "cost"

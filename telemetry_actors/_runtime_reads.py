@@ -189,7 +189,7 @@ class ReadsMixin(RuntimeCore):
         view = await self._view(experiment_id)
 
         def run(*, cancel: Any) -> list[WindowMetrics]:
-            merged, positions = selected(view.snapshot, where_filter, cancel)
+            merged, positions = selected(view.snapshot, where_filter, cancel, payloads=False)
 
             def take(name: str) -> Any:
                 column = merged.column(name)

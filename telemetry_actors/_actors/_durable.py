@@ -27,15 +27,16 @@ import msgspec
 from .._experiment import Experiment, datetime_to_us
 from .._storage._database import Database, StoredRecord
 from .._storage._database_chunks import AnomalyBatch
-from .._storage._durable import COMMIT_ROWS, DurableStore
+from .._storage._durable import CHUNK_ROWS, COMMIT_ROWS, DurableStore
 from .._storage._writer import Writer
 from ._messages import Message, Reply
 from ._state import ExperimentState
 
 logger = logging.getLogger("telemetry_actors")
 
-#: Chunks below this many rows are merged once sixteen of them gather.
-SMALL_CHUNK_ROWS = 16_384
+#: Chunks below this many rows are merged (into chunks of at most CHUNK_ROWS)
+#: once sixteen of them gather.
+SMALL_CHUNK_ROWS = 2_048
 
 
 class DurableLink:
@@ -111,15 +112,18 @@ def commit(state: ExperimentState, then: Callable[[], None] | None = None) -> No
     mailbox, experiment_id, origin = state.mailbox, state.id, link.origin
     database = link.database
     if started is not None:
-        token, chunk = started
+        token, chunks = started
 
         def write(connection: Any) -> None:
-            database.write_chunks(
-                connection, experiment_id, origin, [chunk], statistics, anomalies
-            )
+            database.write_chunks(connection, experiment_id, origin, chunks, statistics, anomalies)
             # Many small commits (sparse events, frequent flushes): merge them.
             database.compact_own(
-                connection, experiment_id, origin, below=SMALL_CHUNK_ROWS, at_least=16
+                connection,
+                experiment_id,
+                origin,
+                below=SMALL_CHUNK_ROWS,
+                at_least=16,
+                max_rows=CHUNK_ROWS,
             )
 
         link.writer.submit(write, lambda _, error: mailbox.put_message(CommitDone(token, error)))

@@ -212,3 +212,16 @@ def take_rows(block: Block, keep: np.ndarray[Any, Any]) -> Block:
         new_position[row]: value for row, value in block.extras.items() if row in new_position
     }
     return Block(columns, block.blob, extras, block.seq)
+
+
+def chunk_groups(blocks: list[Block], rows: int) -> list[list[Block]]:
+    """Consecutive blocks in groups of at most ``rows`` rows (a larger block alone)."""
+    groups: list[list[Block]] = []
+    size = rows
+    for block in blocks:
+        if size + block.size > rows:
+            groups.append([])
+            size = 0
+        groups[-1].append(block)
+        size += block.size
+    return groups

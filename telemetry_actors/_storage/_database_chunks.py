@@ -104,17 +104,24 @@ class ChunkTables:
             ]
 
     def compact_own(
-        self, connection: Any, experiment_id: str, origin: int, below: int, at_least: int
+        self,
+        connection: Any,
+        experiment_id: str,
+        origin: int,
+        below: int,
+        at_least: int,
+        max_rows: int,
     ) -> int:
-        """Merge this origin's chunks of fewer than ``below`` rows into one, once there
-        are ``at_least`` of them; return how many were merged (0: nothing to do).
+        """Merge this origin's chunks of fewer than ``below`` rows into chunks of at
+        most ``max_rows``, once there are ``at_least`` of them; return how many were
+        merged (0: nothing to do).
 
         Sparse traffic and frequent flushes make many small chunks; a read
         would pay for each. Only this runtime's own chunks are merged, so its
         readers' arrival filters stay exact (rows keep their ``arrival``).
         O(rows merged), in the writer thread.
         """
-        from ._block import merge_blocks
+        from ._block import chunk_groups, merge_blocks
         from ._chunks import ReadTables, decode_chunk, encode_block
 
         with self.transaction(connection) as cursor:
@@ -141,13 +148,19 @@ class ChunkTables:
                 )
                 for row in found
             ]  # fmt: skip
-            merged = merge_blocks(blocks, max(block.seq for block in blocks))
-            ids = [int(row[0]) for row in found]
+            ids_of = {id(block): int(row[0]) for block, row in zip(blocks, found, strict=True)}
+            groups = [group for group in chunk_groups(blocks, max_rows) if len(group) > 1]
+            ids = [ids_of[id(block)] for group in groups for block in group]
+            if not ids:
+                return 0
             marks = ", ".join("?" for _ in ids)
             cursor.execute(self.sql(f"DELETE FROM ta_chunks WHERE chunk_id IN ({marks})"), ids)
-            self._insert_chunks(
-                cursor, experiment_id, origin, [encode_block(merged, tables.views())]
-            )
+            views = tables.views()
+            merged = [
+                encode_block(merge_blocks(group, max(block.seq for block in group)), views)
+                for group in groups
+            ]
+            self._insert_chunks(cursor, experiment_id, origin, merged)
             return len(ids)
 
     # --------------------------------------------------------- statistics

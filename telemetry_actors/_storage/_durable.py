@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._block import Block, merge_blocks, take_rows
+from ._block import Block, chunk_groups, merge_blocks, take_rows
 from ._chunks import EncodedChunk, ReadTables, decode_chunk, encode_block
 from ._codes import CodeTable
 from ._database import Database
@@ -30,6 +30,9 @@ from ._snapshot import Snapshot
 
 #: Pending rows that start a commit before the interval is over.
 COMMIT_ROWS = 65_536
+#: Rows per chunk written (about 1.6 MB of typical events): a read of a short
+#: window loads whole chunks, so their size bounds its cost (``Last(1 s)``).
+CHUNK_ROWS = 8_192
 
 
 class DatabaseSource:
@@ -52,16 +55,22 @@ class DatabaseSource:
         self.memory_arrivals = memory_arrivals
 
     def blocks(
-        self, start: int | None, end: int | None, tables: ReadTables, first_seq: int
+        self,
+        start: int | None,
+        end: int | None,
+        tables: ReadTables,
+        first_seq: int,
+        payloads: bool = True,
     ) -> list[Block]:
-        """The committed rows overlapping [start, end], as blocks coded into ``tables``.
+        """The committed rows overlapping [start, end], as blocks coded into ``tables``
+        (numeric columns only, without ``payloads``).
 
         O(chunks overlapping + rows in them).
         """
         database = self.database
         try:
             chunks = database.load_chunks(
-                database.connection(), self.experiment_id, start, end, with_fields=True
+                database.connection(), self.experiment_id, start, end, with_fields=payloads
             )
         except Exception:
             database.forget_connection()  # a broken connection is reopened next time
@@ -148,15 +157,19 @@ class DurableStore:
             block.size for blocks in self._in_flight.values() for block in blocks
         )
 
-    def begin_commit(self) -> tuple[int, EncodedChunk] | None:
-        """Take the pending blocks as one chunk to write; (commit number, chunk). O(rows)."""
+    def begin_commit(self) -> tuple[int, list[EncodedChunk]] | None:
+        """Take the pending blocks as chunks of about :data:`CHUNK_ROWS` rows to write;
+        (commit number, chunks). O(rows)."""
         if not self._pending:
             return None
         blocks, self._pending, self._pending_rows = self._pending, [], 0
         token = next(self._commits)
         self._in_flight[token] = blocks
-        merged = merge_blocks(blocks, max(block.seq for block in blocks))
-        return token, encode_block(merged, self.tables())
+        tables = self.tables()
+        return token, [
+            encode_block(merge_blocks(group, max(block.seq for block in group)), tables)
+            for group in chunk_groups(blocks, CHUNK_ROWS)
+        ]
 
     def end_commit(self, token: int) -> None:
         """The writer confirmed commit ``token``: its blocks leave memory."""

@@ -76,6 +76,11 @@ class Filter:
             and not self.fields
         )
 
+    @property
+    def needs_events(self) -> bool:
+        """True when some rows may have to be tested as events (see :meth:`select`)."""
+        return self.condition is not None or bool(self.fields) or self.where is not None
+
     def select(
         self, merged: Merged, cancel: threading.Event | None = None
     ) -> npt.NDArray[np.int64] | None:

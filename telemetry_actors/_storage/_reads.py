@@ -44,7 +44,7 @@ def query_events(
     snapshot: Snapshot, where: Filter, *, cancel: threading.Event | None = None
 ) -> list[Event]:
     """The events passing every filter, in time order. O(log n + k) for a time range alone."""
-    merged = _range(snapshot, where)
+    merged = _range(snapshot, where, payloads=True)
     return events_of(merged, where.select(merged, cancel), cancel)
 
 
@@ -74,17 +74,24 @@ def window_events(
     return kept
 
 
-def _range(snapshot: Snapshot, where: Filter) -> Merged:
+def _range(snapshot: Snapshot, where: Filter, payloads: bool) -> Merged:
     if where.time_range is None:
-        return snapshot.merged()
-    return snapshot.merged(*where.time_range)
+        return snapshot.merged(payloads=payloads)
+    return snapshot.merged(*where.time_range, payloads=payloads)
 
 
 def selected(
-    snapshot: Snapshot, where: Filter, cancel: threading.Event | None = None
+    snapshot: Snapshot,
+    where: Filter,
+    cancel: threading.Event | None = None,
+    payloads: bool = True,
 ) -> tuple[Merged, npt.NDArray[np.int64] | None]:
-    """The rows passing ``where``: the merged range and the positions in it (None: all)."""
-    merged = _range(snapshot, where)
+    """The rows passing ``where``: the merged range and the positions in it (None: all).
+
+    ``payloads=False``: the caller reads only numeric columns; a durable
+    snapshot then skips the stored fields unless ``where`` must test events.
+    """
+    merged = _range(snapshot, where, payloads or where.needs_events)
     return merged, where.select(merged, cancel)
 
 
