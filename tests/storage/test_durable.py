@@ -362,3 +362,25 @@ async def test_experiments_started_at_one_instant_are_listed_in_creation_order(
         assert [e.id for e in await rt.list_experiments()] == made
     async with Runtime(clock=clock, database=db) as reader:
         assert [e.id for e in await reader.list_experiments()] == made
+
+
+async def test_commits_write_chunks_a_short_window_can_afford(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A window's read loads whole chunks: no chunk exceeds CHUNK_ROWS rows."""
+    from telemetry_actors._storage._durable import CHUNK_ROWS
+
+    url = f"sqlite:///{tmp_path / 'chunks.db'}"
+    async with Runtime(clock=clock, database=url, mailbox_size=1 << 17) as rt:
+        exp = await rt.start_experiment("flood")
+        emit_calls(50_000)  # one flush: a single commit of every pending row
+        await rt.flush()
+        for _ in range(40):  # many small commits, then compacted
+            emit_calls(3)
+            await rt.flush()
+        metrics = await rt.calculate_metrics(exp.id)
+    with sqlite3.connect(tmp_path / "chunks.db") as connection:
+        sizes = [rows for (rows,) in connection.execute("SELECT rows FROM ta_chunks")]
+    assert sum(sizes) == metrics.summary.total_events == 50_120
+    assert max(sizes) <= CHUNK_ROWS
+    assert len(sizes) < 50_000 // CHUNK_ROWS + 1 + 16  # the small ones were merged
