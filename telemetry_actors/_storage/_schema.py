@@ -4,7 +4,10 @@ The same tables in SQLite and PostgreSQL: experiments (their records as
 JSON, so any host can read them), chunks (one row per stored block, see
 ``_chunks``), each runtime's live statistics (so that
 ``streaming_metrics`` can merge the runtimes feeding one experiment) and,
-from version 2, the anomalies each runtime's live detection flagged.
+from version 2, the anomalies each runtime's live detection flagged. A
+chunk's small columns come before its large ones and its payloads last:
+SQLite reaches a column by walking the overflow pages of those before it,
+so a read of numbers alone never touches the payloads.
 Migrations run in order inside one transaction when a database is opened;
 ``ta_schema`` records the version reached.
 """
@@ -30,14 +33,14 @@ MIGRATIONS: dict[int, list[tuple[str, str]]] = {
             "CREATE TABLE IF NOT EXISTS ta_chunks ("
             " chunk_id INTEGER PRIMARY KEY AUTOINCREMENT, experiment_id TEXT NOT NULL,"
             " origin BIGINT NOT NULL, seq BIGINT NOT NULL, rows INTEGER NOT NULL,"
-            " min_ts BIGINT NOT NULL, max_ts BIGINT NOT NULL, numbers BLOB NOT NULL,"
-            " fields BLOB NOT NULL, extras BLOB NOT NULL, tables BLOB NOT NULL,"
+            " min_ts BIGINT NOT NULL, max_ts BIGINT NOT NULL, tables BLOB NOT NULL,"
+            " numbers BLOB NOT NULL, fields BLOB NOT NULL, extras BLOB NOT NULL,"
             " UNIQUE (experiment_id, origin, seq))",
             "CREATE TABLE IF NOT EXISTS ta_chunks ("
             " chunk_id BIGSERIAL PRIMARY KEY, experiment_id TEXT NOT NULL,"
             " origin BIGINT NOT NULL, seq BIGINT NOT NULL, rows INTEGER NOT NULL,"
-            " min_ts BIGINT NOT NULL, max_ts BIGINT NOT NULL, numbers BYTEA NOT NULL,"
-            " fields BYTEA NOT NULL, extras BYTEA NOT NULL, tables BYTEA NOT NULL,"
+            " min_ts BIGINT NOT NULL, max_ts BIGINT NOT NULL, tables BYTEA NOT NULL,"
+            " numbers BYTEA NOT NULL, fields BYTEA NOT NULL, extras BYTEA NOT NULL,"
             " UNIQUE (experiment_id, origin, seq))",
         ),
         (

@@ -17,6 +17,9 @@ from typing import Any
 
 from ._database import Database
 
+#: Bytes of the file SQLite maps into memory (address space, not resident memory).
+MMAP_BYTES = 1 << 30
+
 
 class SQLiteDatabase(Database):
     """An embedded SQLite file: WAL, ``synchronous=NORMAL``, one writer at a time."""
@@ -37,6 +40,8 @@ class SQLiteDatabase(Database):
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute(f"PRAGMA synchronous={self.synchronous}")
         connection.execute("PRAGMA busy_timeout=30000")
+        # Reads of large chunks copy from mapped pages instead of a read per page.
+        connection.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         return connection
 
     @contextmanager
