@@ -180,6 +180,49 @@ async def test_round_trip_into_second_runtime(
         assert await second.get_all(experiment_id) == events
 
 
+@pytest.mark.parametrize(("read_batch", "load_chunk"), [(7, 20), (7, 3), (64, 64)])
+async def test_round_trip_in_many_batches_and_chunks(
+    rt: Runtime,
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    read_batch: int,
+    load_chunk: int,
+) -> None:
+    """Rows read in batches and joined into chunks keep their order, names and models."""
+    from telemetry_actors import _runtime_files
+
+    monkeypatch.setattr(_runtime_files, "READ_BATCH", read_batch)
+    monkeypatch.setattr(_runtime_files, "LOAD_CHUNK", load_chunk)
+    experiment = await rt.start_experiment("many", events=["app.*"])
+    models = ["gpt-4", None, "claude-3-sonnet", ["not", "hashable"], "gpt-4o"]
+    for i in range(101):
+        clock.advance(1_000 * (i % 3))
+        emit(
+            ("app", "call", str(i % 4)),
+            {"duration": 1_000_000 + i},
+            {"model": models[i % 5], "provider": ("openai", None)[i % 2], "i": i},
+        )
+    await rt.flush()
+    path = await rt.archive(experiment.id)
+    events = await rt.get_all(experiment.id)
+    metrics = await rt.calculate_metrics(experiment.id)
+    assert len(events) == 101
+
+    async with Runtime(clock=clock, export_dir=tmp_path / "other") as second:
+        await second.load_archive(path)
+        loaded = await second.get_all(experiment.id)
+        assert [event.metadata["i"] for event in loaded] == [e.metadata["i"] for e in events]
+        assert loaded == events
+        assert await second.calculate_metrics(experiment.id) == metrics
+        assert await second.query(experiment.id, model="gpt-4o") == [
+            event for event in events if event.model == "gpt-4o"
+        ]
+        assert await second.breakdown(experiment.id, by="event_name") == await rt.breakdown(
+            experiment.id, by="event_name"
+        )
+
+
 async def test_round_trip_of_experiment_without_events(
     rt: Runtime, clock: FakeClock, tmp_path: Path
 ) -> None:

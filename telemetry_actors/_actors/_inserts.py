@@ -8,7 +8,8 @@ change nothing stored.
 
 The work is split so that large loads never hold the event loop:
 :func:`prepare_rows` (copies and columns, in a worker thread for an archive)
-and :func:`store_prepared` (codes and the block, in the actor, O(n) cheap).
+and :func:`store_prepared` (codes and the block, in the actor: a dict lookup
+per distinct name or model, numpy for the rest).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .._enrichment import number_or_none, token_counts_of
 from .._event import Event
 from .._stats._streaming import StatsBatch
 from .._storage._block import KIND_INSERTED, TOKENS_FLOAT, build_block
+from .._storage._codes import Distinct
 from .._storage._inserted import Inserted, pack, stored_event
 from ._batch import custom_value
 from ._state import ExperimentState
@@ -55,15 +57,15 @@ def _number(value: Any) -> float:
 class PreparedRows:
     """Inserted events with their columns, ready for the actor to code and store."""
 
-    __slots__ = ("columns", "events", "kept", "models", "names", "providers")
+    __slots__ = ("columns", "events", "extras", "kept", "models", "names", "providers")
 
     def __init__(
         self,
         events: list[Event],
         columns: dict[str, Any],
-        names: list[Any],
-        models: list[Any],
-        providers: list[Any],
+        names: Distinct,
+        models: Distinct,
+        providers: Distinct,
         kept: list[Inserted] | None = None,
     ) -> None:
         self.events = events
@@ -74,6 +76,24 @@ class PreparedRows:
         self.names = names
         self.models = models
         self.providers = providers
+        #: The block's row -> kept value map, built here (off the loop for an
+        #: archive: about 8 ms per 65,536 rows).
+        self.extras: dict[int, Inserted] = dict(enumerate(self.kept))
+
+    @classmethod
+    def joined(cls, parts: list[PreparedRows]) -> PreparedRows:
+        """The rows of ``parts`` one after the other, as one insert. O(rows)."""
+        return cls(
+            [event for part in parts for event in part.events],
+            {
+                name: np.concatenate([part.columns[name] for part in parts])
+                for name in parts[0].columns
+            },
+            Distinct.joined([part.names for part in parts]),
+            Distinct.joined([part.models for part in parts]),
+            Distinct.joined([part.providers for part in parts]),
+            [kept for part in parts for kept in part.kept],
+        )
 
 
 def prepare_rows(
@@ -122,9 +142,9 @@ def prepare_rows(
     return PreparedRows(
         [] if packed else stored,  # packed rows need no objects: the batch's go at once
         columns,
-        [event.event_name for event in stored],
-        [event.model for event in stored],
-        [event.provider for event in stored],
+        Distinct.of([event.event_name for event in stored]),
+        Distinct.of([event.model for event in stored]),
+        Distinct.of([event.provider for event in stored]),
         [pack(event) for event in stored] if packed else None,
     )
 
@@ -133,18 +153,13 @@ def store_prepared(state: ExperimentState, prepared: PreparedRows) -> None:
     """Code names and models, store the block and queue the statistics. O(n)."""
     if not prepared.kept:
         return
-    names, models = state.store.names, state.store.models
+    store = state.store
     columns = dict(prepared.columns)
-    columns["names"] = np.fromiter(map(names.code, prepared.names), np.int32, len(prepared.names))
-    columns["model"] = np.fromiter(
-        map(models.code, prepared.models), np.int32, len(prepared.models)
-    )
-    columns["provider"] = np.fromiter(
-        map(state.store.providers.code, prepared.providers), np.int32, len(prepared.providers)
-    )
+    columns["names"] = prepared.names.coded(store.names)
+    columns["model"] = prepared.models.coded(store.models)
+    columns["provider"] = prepared.providers.coded(store.providers)
     payloads = [b""] * len(prepared.kept)
-    extras = dict(enumerate(prepared.kept))
-    state.store.add(build_block(columns, payloads, extras, state.store.next_seq()))
+    store.add(build_block(columns, payloads, prepared.extras, store.next_seq()))
     state.pending.append(
         StatsBatch(columns["names"], columns["latency"], columns["cost"], columns["success"])
     )

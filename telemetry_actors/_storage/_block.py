@@ -184,8 +184,8 @@ def merge_blocks(blocks: Sequence[Block], seq: int) -> Block:
     extras: dict[int, Any] = {}
     base = 0
     for block in ordered:
-        for row, value in block.extras.items():
-            extras[base + row] = value
+        if block.extras:  # at C speed: a loaded archive keeps every row here
+            extras.update(zip(map(base.__add__, block.extras), block.extras.values(), strict=True))
         base += block.size
     stamps = columns["timestamps"]
     if len(stamps) > 1 and bool(np.any(stamps[1:] < stamps[:-1])):
