@@ -17,10 +17,12 @@ from ._emit import _routes
 from ._exceptions import ExperimentNotFoundError
 from ._experiment import Experiment, ExperimentStatus
 from ._names import compile_patterns
+from ._runtime_core import off_loop
 from ._runtime_database import DatabaseMixin
 from ._sampling_config import sampler_for
 from ._standard_events import STANDARD_EVENTS
 from ._stats._sampling import ReservoirSampler
+from ._storage._memory import RELEASE_OFF_LOOP_ROWS, release_blocks
 from ._types import EventNameLike
 
 
@@ -192,6 +194,9 @@ class ExperimentsMixin(DatabaseMixin):
         state = self._registry.remove(experiment_id)
         if state is not None:
             self._retire(state, ExperimentNotFoundError(experiment_id))
+            if state.durable is None and len(state.store) >= RELEASE_OFF_LOOP_ROWS:
+                # Dropped block by block in a worker: never one long free on the loop.
+                await off_loop(release_blocks, state.store.take_blocks())
             if state.durable is not None:
                 database = state.durable.database
                 await self._run_db(

@@ -215,8 +215,10 @@ def _read_and_prepare(path: Path, *, cancel: Any) -> tuple[Experiment, list[Prep
 
     experiment, batches = read_archive(path, prepare, size=READ_BATCH, cancel=cancel)
     per_chunk = max(1, LOAD_CHUNK // READ_BATCH)
-    chunks = [
-        PreparedRows.joined(batches[first : first + per_chunk])
-        for first in range(0, len(batches), per_chunk)
-    ]
+    chunks: list[PreparedRows] = []
+    batches.reverse()
+    while batches:  # each batch is freed as soon as it is joined: never a million at once
+        parts = [batches.pop() for _ in range(min(per_chunk, len(batches)))]
+        chunks.append(PreparedRows.joined(parts))
+        del parts
     return experiment, chunks

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telemetry_actors import Event, ExperimentStatus, Range, Runtime, emit
+from telemetry_actors import Event, ExperimentStatus, LastN, Range, Runtime, emit
 from telemetry_actors.testing import inject_crash
 from tests.conftest import BASE_US, FakeClock
 from tests.strategies import event_lists, new_store
@@ -371,3 +371,26 @@ async def test_emitted_events_older_than_the_newest_are_placed_in_time_order(
     assert [event.latency_ms for event in events] == [6.0, 2.0, 4.0, 3.0, 1.0, 5.0]
     window = await rt.query_window(exp.id, Range(BASE_US + 10, BASE_US + 30))
     assert [event.metadata["position"] for event in window] == [1, 3, 2]
+
+
+async def test_cleanup_releases_a_large_store_and_readers_keep_their_events(
+    clock: FakeClock,
+) -> None:
+    """A store past RELEASE_OFF_LOOP_ROWS is emptied at cleanup (its blocks dropped in a
+    worker thread); events a reader already holds are untouched."""
+    from telemetry_actors._storage._memory import RELEASE_OFF_LOOP_ROWS
+
+    n = RELEASE_OFF_LOOP_ROWS + 100
+    async with Runtime(clock=clock, mailbox_size=n + 1024) as rt:
+        exp = await rt.start_experiment("large")
+        for i in range(n):
+            emit("req_llm.request.stop", {"duration": i})
+        await rt.flush()
+        store = rt._registry.lookup(exp.id).store
+        assert len(store) == n
+        held = (await rt.query_window(exp.id, LastN(n)))[:3]
+        await rt.cleanup(exp.id)
+        assert len(store) == 0
+        assert store.blocks() == ()
+        assert [event.measurements["duration"] for event in held] == [0, 1, 2]
+        assert await rt.list_experiments() == []

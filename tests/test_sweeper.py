@@ -75,3 +75,46 @@ async def test_the_sweeper_wakes_a_sleeping_actor_with_queued_events() -> None:
         assert not mailbox.sleeping
         assert idle.sleeping
         group.cancel_scope.cancel()
+
+
+class Rounds:
+    """The sweeper's view of the experiments: counts its rounds, signals the n-th."""
+
+    def __init__(self, states: list[object]) -> None:
+        self.states = states
+        self.count = 0
+        self.target = 0
+        self.reached = anyio.Event()
+
+    def wait_for(self, rounds: int) -> anyio.Event:
+        self.target, self.reached = self.count + rounds, anyio.Event()
+        return self.reached
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        self.count += 1
+        if self.count >= self.target:
+            self.reached.set()
+        return iter(list(self.states))
+
+
+class Visited:
+    def __init__(self) -> None:
+        self.mailbox = SimpleNamespace(sleeping=False, queue=[])
+
+
+async def test_the_sweeper_keeps_no_cleaned_up_experiment_alive() -> None:
+    """The last state it visited must not outlive its cleanup: it held a million-event
+    store until another experiment started, then freed it on the loop (100+ ms)."""
+    import weakref
+
+    visited = Visited()
+    gone = weakref.ref(visited)
+    rounds = Rounds([visited])
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(sweep, rounds, 0.001)
+        await rounds.wait_for(2).wait()
+        rounds.states.clear()  # cleaned up: the only experiment is gone
+        del visited
+        await rounds.wait_for(2).wait()
+        assert gone() is None
+        tasks.cancel_scope.cancel()

@@ -100,17 +100,17 @@ class ExperimentActor:
             mailbox.note_depth()
             started = perf_counter()
             handled = 0
-            while handled < BATCH_SIZE and queue:
+            if state.pending_rows >= FOLD_ROWS:
+                # At the start of a turn, which ends here if the fold took its
+                # time: a long fold never follows a long message in one turn.
+                fold_pending(state)
+            while handled < BATCH_SIZE and queue and perf_counter() - started <= BATCH_SECONDS:
                 taken, message = ingest(state, queue, BATCH_SIZE - handled)
                 handled += taken
                 if message is not None:
                     mailbox.took_message(message)
                     self.deliver(message)
                     del message  # keep no finished call alive until the next one
-                if perf_counter() - started > BATCH_SECONDS:
-                    break
-            if state.pending_rows >= FOLD_ROWS:
-                fold_pending(state)
             if state.durable is not None and commit_due(state) == 0.0:
                 commit(state)
             state.messages_handled += handled
