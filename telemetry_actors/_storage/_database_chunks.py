@@ -71,7 +71,7 @@ class ChunkTables:
         """(origin, chunk) of every chunk overlapping [start, end] (all by default)."""
         fields = "fields, extras" if with_fields else "'', ''"
         query = (
-            f"SELECT origin, seq, rows, min_ts, max_ts, numbers, {fields}, tables"
+            f"SELECT chunk_id, origin, seq, rows, min_ts, max_ts, numbers, {fields}, tables"
             " FROM ta_chunks WHERE experiment_id = ?"
         )
         arguments: list[Any] = [experiment_id]
@@ -81,27 +81,30 @@ class ChunkTables:
         if end is not None:
             query += " AND min_ts <= ?"
             arguments.append(end)
-        query += " ORDER BY chunk_id"
+        # Ordered here, not by ORDER BY: SQLite would copy every selected blob
+        # into a temporary B-tree to sort them (180 ms for 1 M events' numbers
+        # against 25 ms to read them).
         with self.transaction(connection, write=False) as cursor:
             cursor.execute(self.sql(query), arguments)
-            return [
-                (
-                    int(origin),
-                    EncodedChunk(
-                        int(rows),
-                        int(min_ts),
-                        int(max_ts),
-                        int(seq),
-                        bytes(numbers),
-                        _blob(fields_value),
-                        _blob(extras),
-                        bytes(tables),
-                    ),
-                )
-                for origin, seq, rows, min_ts, max_ts, numbers, fields_value, extras, tables in (
-                    cursor.fetchall()
-                )
-            ]
+            found = sorted(cursor.fetchall(), key=lambda row: int(row[0]))
+        return [
+            (
+                int(origin),
+                EncodedChunk(
+                    int(rows),
+                    int(min_ts),
+                    int(max_ts),
+                    int(seq),
+                    bytes(numbers),
+                    _blob(fields_value),
+                    _blob(extras),
+                    bytes(tables),
+                ),
+            )
+            for _, origin, seq, rows, min_ts, max_ts, numbers, fields_value, extras, tables in (
+                found
+            )
+        ]
 
     def compact_own(
         self,
