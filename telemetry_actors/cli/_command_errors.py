@@ -1,8 +1,9 @@
 """How the commands end on the errors a user can cause: one line, exit status 1.
 
-A missing or corrupt archive, an empty experiment or an unwritable output
-path becomes click's ``Error: ...`` on stderr instead of a traceback. The
-wrappers cost one ``try`` around the command's work.
+A missing or corrupt archive, an empty experiment, an unwritable output
+path or a missing extra (psycopg for a postgresql:// URL) becomes click's
+``Error: ...`` on stderr instead of a traceback. The wrappers cost one
+``try`` around the command's work.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def one_line_errors() -> Iterator[None]:
     try:
         yield
     except (CommandLineError, NoEventsError) as error:
+        raise click.ClickException(str(error)) from None
+    except ImportError as error:
+        if "pip install" not in str(error):
+            raise  # not a missing extra: a bug, keep its traceback
         raise click.ClickException(str(error)) from None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -286,3 +287,11 @@ def test_a_second_terminal_reads_what_a_running_runtime_committed(
         ["events", "80"],
         ["mean latency", "560 ms"],
     ]
+
+
+def test_a_postgresql_url_without_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the extra were not installed
+    line = assert_one_line_error(invoke("summarize", "--database", "postgresql://127.0.0.1/x"))
+    assert line == (
+        "Error: a postgresql:// database needs psycopg: pip install 'telemetry-actors[postgresql]'"
+    )
