@@ -49,3 +49,13 @@ def test_classic_cancellation_and_large_whole_numbers() -> None:
     big = np.full(1000, float(2**37 - 1))
     assert exact_sum(big) == math.fsum(big.tolist())
     assert exact_sum(np.array([2.0**60, 1.0, -(2.0**60)])) == 1.0
+
+
+@given(
+    st.integers(0, 200),
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=20),
+)
+def test_whole_numbers_first_then_anything(whole: int, rest: list[float]) -> None:
+    """The whole-number check looks at the first values first; the rest still decide."""
+    values = [float(i % 7) for i in range(whole)] + rest
+    assert exact_sum(np.array(values)) == reference(values)
