@@ -119,6 +119,8 @@ class RuntimeCore:
         self._database: Database | None = None
         self._writer: Writer | None = None
         self._watcher: Any = None
+        #: Set by the next record change another runtime makes (see ``_record_change``).
+        self._record_changed: Any = None
         self._origin = 0
         self._state = RuntimeState.UNOPENED
         self._registry = Registry()

@@ -201,8 +201,28 @@ class DatabaseMixin(RuntimeCore):
             _routes.attach(state.mailbox, state.patterns, state.emit_clock)
         return state.record
 
+    def _record_change(self) -> anyio.Event:
+        """An event set once the next change another runtime makes to a record has reached
+        this runtime's actors: wait on it instead of polling.
+
+        Take it before reading the state it may change, so a change in between still
+        sets it. Set also for changes to experiments this runtime does not hold.
+        """
+        if self._record_changed is None:
+            self._record_changed = anyio.Event()
+        changed: anyio.Event = self._record_changed
+        return changed
+
     def _on_record_change(self, experiment_id: str, stored: StoredRecord | None) -> None:
         """On the loop: another runtime changed (or deleted) an experiment's record."""
+        changed, self._record_changed = self._record_changed, None
+        try:
+            self._apply_record_change(experiment_id, stored)
+        finally:
+            if changed is not None:
+                changed.set()  # after the SyncRecord: reads queue behind it
+
+    def _apply_record_change(self, experiment_id: str, stored: StoredRecord | None) -> None:
         if self._state.value != "open":
             return
         if stored is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import anyio
@@ -58,22 +57,40 @@ def test_frame_length_must_be_positive() -> None:
         FramePacer(0.0)
 
 
-def test_paced_demo_survives_a_frame_slower_than_its_slot(tmp_path: Path) -> None:
-    reports: list[float] = []
+def test_paced_demo_survives_a_frame_slower_than_its_slot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pacer's clock is injected: a frame "takes" what the report says it
+    # does, so the test neither sleeps nor measures wall time.
+    clock = FakeMonotonic()
+    delays: list[float] = []
+
+    class RecordingPacer(FramePacer):
+        def __init__(self, seconds_per_frame: float) -> None:
+            super().__init__(seconds_per_frame, monotonic=clock)
+
+        def delay(self) -> float:
+            delays.append(super().delay())
+            clock.now += delays[-1]  # the demo sleeps it out
+            return delays[-1]
+
+    monkeypatch.setattr("telemetry_actors.cli._demo.FramePacer", RecordingPacer)
+    frames = 0
 
     def slow_third_frame(progress: Progress) -> None:
-        reports.append(time.monotonic())
-        if len(reports) == 3:
-            # A terminal that takes 250 ms to draw one frame of a 100 ms slot
-            # (simulated load, not a wait for the actors).
-            time.sleep(0.25)
+        nonlocal frames
+        frames += 1
+        # A terminal that takes 250 ms to draw the third frame of a 100 ms slot.
+        clock.now += 0.25 if frames == 3 else 0.01
 
     config = DemoConfig(out=tmp_path / "out", duration=1.0, agents=4, seed=3, paced=True)
     result = anyio.run(run_demo, config, slow_third_frame)
     assert (result.out / "summary.json").is_file()
-    # After the late frame the schedule restarts from then: the frame after it
-    # still waits out a whole 100 ms slot instead of following at once (a burst).
-    assert reports[4] - reports[3] >= 0.08
+    assert delays[:2] == [pytest.approx(0.09), pytest.approx(0.09)]
+    assert delays[2] == 0.0  # the late frame: no sleep
+    # After it the schedule restarts from then: the next frame still waits out
+    # a whole slot instead of following at once (a burst).
+    assert delays[3] == pytest.approx(0.09)
 
 
 def test_live_view_in_a_terminal_under_load(tmp_path: Path) -> None:

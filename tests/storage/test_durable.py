@@ -240,8 +240,9 @@ async def test_attach_refuses_unknown_ids(db: str) -> None:
 async def wait_for_status(rt: Runtime, experiment_id: str, status: ExperimentStatus) -> float:
     """Seconds until ``rt`` sees ``status`` (the contract promises within 1 s).
 
-    Polls the record: the change arrives from another runtime through the
-    database, with no event of ours to wait on.
+    The change arrives from another runtime through the database: wait for the
+    runtime's signal that a record change has reached its actors, taken before
+    each read so a change in between is not missed.
     """
     import time
 
@@ -249,8 +250,11 @@ async def wait_for_status(rt: Runtime, experiment_id: str, status: ExperimentSta
 
     started = time.monotonic()
     with anyio.fail_after(5):
-        while (await rt.get_experiment(experiment_id)).status is not status:  # noqa: ASYNC110
-            await anyio.sleep(0.02)
+        while True:
+            changed = rt._record_change()
+            if (await rt.get_experiment(experiment_id)).status is status:
+                break
+            await changed.wait()
     return time.monotonic() - started
 
 
