@@ -8,7 +8,10 @@ back with Python's correctly rounded int division: ``math.fsum`` quality,
 for any mix of magnitudes, in any order, merged across batches or runtimes.
 
 Cost: about ten integer numpy passes over the values (a few ms per million)
-plus one Python step per distinct binary exponent.
+plus one Python step per distinct binary exponent. The passes run over
+slices of :data:`ROWS_PER_PASS` rows, so their temporaries stay in the CPU
+cache and are reused instead of being fresh memory each time (at 1 M rows,
+whole-column temporaries took about 1,700 page faults and twice the time).
 """
 
 from __future__ import annotations
@@ -24,19 +27,20 @@ _SCALE_BITS = 1074
 _LOW_BITS = 26
 _LOW_MASK = (1 << _LOW_BITS) - 1
 _FRACTION_MASK = (1 << 52) - 1
-#: Rows summed per bincount: |high| < 2**27, so float64 bin sums stay exact.
-_ROWS_PER_PASS = 1 << 25
+#: Rows summed per pass: 256 KiB per float64 temporary, cache-sized and reused
+#: (must stay below 2**27 rows, so that bincount's float64 bin sums are exact).
+ROWS_PER_PASS = 1 << 15
 
 
 def scaled_sum(values: npt.NDArray[np.float64]) -> int:
     """The exact sum of finite ``values`` as an int in units of 2**-1074. O(n)."""
     total = 0
-    for begin in range(0, len(values), _ROWS_PER_PASS):
-        total += _scaled_sum(np.ascontiguousarray(values[begin : begin + _ROWS_PER_PASS]))
+    for begin in range(0, len(values), ROWS_PER_PASS):
+        total += _scaled_sum(np.ascontiguousarray(values[begin : begin + ROWS_PER_PASS]))
     return total
 
 
-#: Whole numbers below this magnitude sum exactly in int64, _ROWS_PER_PASS at a time.
+#: Whole numbers below this magnitude sum exactly in int64, ROWS_PER_PASS at a time.
 _SMALL_INTEGER = float(1 << 37)
 #: Values looked at before the whole-number check runs over all of them.
 _PROBE_ROWS = 64

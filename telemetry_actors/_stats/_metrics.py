@@ -22,7 +22,7 @@ from .._results import (
     TokenMetrics,
 )
 from .._types import EventName
-from ._exact_sum import exact_sum
+from ._exact_sum import ROWS_PER_PASS, ExactSum, exact_sum
 from ._percentile import linear_percentiles
 from ._streaming import dotted_counts, sla_flags
 
@@ -86,12 +86,28 @@ def sample_std_dev(values: FloatArray, mean: float) -> float:
     low, high = float(values.min()), float(values.max())
     if low == high:
         return 0.0
-    with np.errstate(over="ignore", invalid="ignore"):  # inf for values beyond the float range
-        deviations = values - mean
-        squares = exact_sum(deviations * deviations)
-    deviation_sum = exact_sum(deviations)
+    squared, deviated = ExactSum(), ExactSum()
+    # Slice by slice, so that the temporaries stay in the CPU cache (see _exact_sum).
+    for begin in range(0, len(values), ROWS_PER_PASS):
+        with np.errstate(over="ignore", invalid="ignore"):  # inf beyond the float range
+            deviations = values[begin : begin + ROWS_PER_PASS] - mean
+            squares = deviations * deviations
+        if not bool(np.isfinite(squares).all()):
+            squared_sum, deviation_sum = _nonfinite_sums(values, mean)
+            break
+        squared.add(squares)
+        deviated.add(deviations)
+    else:
+        squared_sum, deviation_sum = squared.value, deviated.value
     correction = deviation_sum * deviation_sum / len(values)
-    return math.sqrt(max(squares - correction, 0.0) / (len(values) - 1))
+    return math.sqrt(max(squared_sum - correction, 0.0) / (len(values) - 1))
+
+
+def _nonfinite_sums(values: FloatArray, mean: float) -> tuple[float, float]:
+    """(sum of squared deviations, sum of deviations) with inf or NaN, as math.fsum gives."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        deviations = values - mean
+        return exact_sum(deviations * deviations), exact_sum(deviations)
 
 
 def latency_metrics(latencies: FloatArray, weights: FloatArray | None = None) -> LatencyMetrics:

@@ -6,9 +6,11 @@ import math
 from fractions import Fraction
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from telemetry_actors._stats import _exact_sum as exact_sum_module
 from telemetry_actors._stats._exact_sum import ExactSum, exact_sum
 
 
@@ -59,3 +61,11 @@ def test_whole_numbers_first_then_anything(whole: int, rest: list[float]) -> Non
     """The whole-number check looks at the first values first; the rest still decide."""
     values = [float(i % 7) for i in range(whole)] + rest
     assert exact_sum(np.array(values)) == reference(values)
+
+
+@given(st.lists(st.one_of(whole, finite), max_size=60), st.integers(1, 8))
+def test_sliced_passes_equal_one_pass(values: list[float], rows: int) -> None:
+    """Sums over slices of ROWS_PER_PASS rows merge to the correctly rounded whole sum."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(exact_sum_module, "ROWS_PER_PASS", rows)
+        assert exact_sum(np.array(values, dtype=np.float64)) == reference(values)
