@@ -165,6 +165,8 @@ EXTRA_RATIOS = (
     ("capture: msgpack + scan ÷ Python deep copy", "capture.msgpack", "capture.python_copy"),
     ("capture: msgpack + scan ÷ marshal.dumps", "capture.msgpack", "capture.marshal"),
     ("capture: exact fallback ÷ msgpack + scan", "capture.exact", "capture.msgpack"),
+    ("capture: msgpack + scan ÷ msgpack + previous scan", "capture.msgpack",
+     "capture.msgpack_previous"),
     ("sparse emit p90, loop ÷ observe p90", "sparse.loop_emit_p90", "sparse.loop_observe_p90"),
     (
         "sparse emit p90, foreign thread ÷ observe p90",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._types import EventNameLike
-from ._capture import NOT_MARKERS, Captured, capture_exact, encode_fields, is_plain
+from ._capture import KEEP_NON_MARKERS, Captured, capture_exact, encode_fields, is_plain
 from ._routes import cached_route, generation, resolve, route_of
 
 #: emit's one-entry route cache: (name object, its route, generation read).
@@ -93,8 +93,11 @@ def emit(
     name, groups, single = route
     try:
         fields: Any = encode_fields((measurements, metadata))
-        # is_plain, inlined: byte 0 is the pair's own array header, a marker.
-        if len(fields.translate(None, NOT_MARKERS)) > 1 and not is_plain(fields):
+        # is_plain, inlined (see may_hold_markers): any byte changed, or a
+        # 0x92 after the pair's own header, sends it to the typed decode.
+        if (
+            fields.translate(KEEP_NON_MARKERS) is not fields or fields.rfind(b"\x92") > 0
+        ) and not is_plain(fields):
             fields = capture(measurements, metadata)
     except BaseException:
         fields = capture(measurements, metadata)
