@@ -10,6 +10,7 @@ Adaptive sampling's one-by-one detection, which need the event's fields.
 from __future__ import annotations
 
 import logging
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,10 @@ def columns_of(rows: Any) -> dict[str, Any]:
         kind,
     ) = zip(*rows.rows, strict=True)
     success = np.asarray(outcomes, dtype=np.float64)  # True 1, False 0, None NaN
-    token_counts = np.asarray(tokens, dtype=np.float64).reshape(-1, 3)
+    # Flattened first: numpy reads a list of 3-tuples at half the speed.
+    token_counts = np.fromiter(
+        chain.from_iterable(tokens), dtype=np.float64, count=3 * len(tokens)
+    ).reshape(-1, 3)
     return {
         "timestamps": np.asarray(timestamps, dtype=np.int64),
         "names": np.asarray(names, dtype=np.int32),
