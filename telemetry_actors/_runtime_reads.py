@@ -26,7 +26,14 @@ from ._stats._anomaly import Anomaly, decode_anomalies
 from ._stats._streaming import StreamingState
 from ._stats._windowed import check_size, windowed
 from ._storage._filters import Filter, check
-from ._storage._reads import all_events, query_events, selected, window_events
+from ._storage._reads import (
+    all_events,
+    events_of,
+    query_events,
+    selected,
+    small_window,
+    window_events,
+)
 from ._storage._snapshot import Merged
 from ._types import EventNameLike
 from ._windows import Last, LastN, Range, parse_window
@@ -159,6 +166,10 @@ class ReadsMixin(RuntimeCore):
         elif isinstance(spec, Last):
             bounds = (reference - spec.span_us, reference)
         view = await self._view(experiment_id, *bounds)
+        if where is None:  # caller code never runs on the loop
+            small = small_window(view.snapshot, spec, reference)
+            if small is not None:
+                return events_of(small, None, None)
         return await off_loop(window_events, view.snapshot, spec, reference, where)
 
     async def windowed_metrics(

@@ -16,20 +16,12 @@ import msgspec
 import numpy as np
 
 from .._storage._block import KIND_MARSHAL, KIND_MASK, KIND_MSGPACK
+from .._storage._fields import decode_run
 from ._batches import RowBatch
 
 _decode = msgspec.msgpack.Decoder().decode
 #: Runs shorter than this are decoded row by row (the bulk check costs more).
 _BULK = 8
-
-
-def _array_header(count: int) -> bytes:
-    """The MessagePack header of an array of ``count`` items."""
-    if count < 16:
-        return bytes((0x90 | count,))
-    if count < 1 << 16:
-        return b"\xdc" + count.to_bytes(2, "big")
-    return b"\xdd" + count.to_bytes(4, "big")
 
 
 def decoded_fields(
@@ -50,13 +42,10 @@ def decoded_fields(
     for block, first, last, _ in runs:
         if last - first < _BULK or bool((kinds[first:last] != KIND_MSGPACK).any()):
             continue
-        run_starts, run_lengths = starts[first:last], lengths[first:last]
-        if bool((run_starts[1:] != run_starts[:-1] + run_lengths[:-1]).any()):
-            continue  # not back to back in the blob
-        low = int(run_starts[0])
-        high = int(run_starts[-1] + run_lengths[-1])
-        fields[first:last] = _decode(_array_header(last - first) + block.blob[low:high])
-        done[first:last] = True
+        run = decode_run(block.blob, starts[first:last], lengths[first:last])
+        if run is not None:  # else not back to back in the blob
+            fields[first:last] = run
+            done[first:last] = True
     exact = (kinds == KIND_MARSHAL).tolist()
     if bool(done.all()):
         return fields, exact

@@ -14,10 +14,12 @@ import numpy as np
 from .._enrichment import model_of, provider_of
 from .._event import Event
 from .._types import EventName
-from ._block import KIND_INSERTED, KIND_KEPT, KIND_MASK, Block
-from ._fields import copy_builtins, decode_fields
+from ._block import KIND_INSERTED, KIND_KEPT, KIND_MASK, KIND_MSGPACK, Block
+from ._fields import copy_builtins, decode_fields, decode_run
 from ._inserted import inserted_event
 
+#: Rows from which a block's payloads are decoded in one call (see ``decode_run``).
+_BULK_ROWS = 8
 #: ``success`` column codes -> Event.success.
 _OUTCOMES: dict[int, bool | None] = {-1: None, 0: False, 1: True}
 
@@ -72,6 +74,9 @@ def block_events(
             block.prefix[index].tolist(), block.serial[index].tolist(), strict=True
         )
     ]
+    run = None
+    if len(index) >= _BULK_ROWS and kinds.count(KIND_MSGPACK) == len(kinds):
+        run = decode_run(block.blob, block.starts[index], block.lengths[index])
     starts, lengths = block.starts[index].tolist(), block.lengths[index].tolist()
     view = memoryview(block.blob)
     experiment_id, experiment_name = context.experiment_id, context.experiment_name
@@ -88,8 +93,13 @@ def block_events(
             measurements = copy_builtins(kept.measurements)
             metadata = copy_builtins(kept.metadata)
         else:
-            start = starts[position]
-            measurements, metadata = decode_fields(kind, view[start : start + lengths[position]])
+            if run is not None:
+                measurements, metadata = run[position]
+            else:
+                start = starts[position]
+                measurements, metadata = decode_fields(
+                    kind, view[start : start + lengths[position]]
+                )
             if measurements is None:
                 measurements = {}
             if metadata is None:
