@@ -54,7 +54,7 @@ class AnalysisMixin(RuntimeCore):
         def run(*, cancel: Any) -> Metrics:
             merged, positions = selected(view.snapshot, where, cancel, payloads=False)
             return calculate(
-                metric_columns(merged, positions),
+                metric_columns(merged, positions, weights=weighted),
                 merged.snapshot.names,
                 active_seconds=active,
                 paused_seconds=paused,

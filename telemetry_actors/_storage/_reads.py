@@ -119,17 +119,23 @@ def selected(
     return merged, where.select(merged, cancel)
 
 
-def metric_columns(merged: Merged, positions: npt.NDArray[np.int64] | None) -> MetricColumns:
-    """The columns ``calculate_metrics`` reads, for the selected rows. O(k)."""
+def metric_columns(
+    merged: Merged, positions: npt.NDArray[np.int64] | None, *, weights: bool = True
+) -> MetricColumns:
+    """The columns ``calculate_metrics`` reads, for the selected rows. O(k).
+
+    Without ``weights`` the sampling weights are not read (an empty column:
+    unweighted metrics never look at it), 8 MB less to assemble at 1 M rows.
+    """
 
     def take(name: str) -> np.ndarray[Any, Any]:
         column = merged.column(name)
         return column if positions is None else column[positions]
 
     kind = take("kind")
-    weight = take("weight")
+    weight = take("weight") if weights else np.empty(0, dtype=np.float64)
     override = merged.snapshot.weight_override
-    if override is not None:  # a reservoir's weight, for every row but the inserted ones
+    if weights and override is not None:  # a reservoir's weight, but for inserted rows
         weight = np.where((kind & KIND_MASK) == KIND_INSERTED, weight, override)
     return MetricColumns(
         timestamps=take("timestamps"),
