@@ -32,6 +32,7 @@ from ._emit import _routes
 from ._exceptions import RuntimeClosedError
 from ._experiment import Experiment, datetime_from_us
 from ._full_gc import full_collections_held
+from ._handoff import worker
 from ._pricing import merge_pricing
 from ._storage._database import Database
 from ._storage._writer import Writer
@@ -68,7 +69,7 @@ async def off_loop(function: Callable[..., T], *args: Any, settle: bool = False)
 
     def run() -> T:
         try:
-            with full_collections_held():
+            with full_collections_held(), worker():
                 return function(*args, cancel=cancel)
         finally:
             stopped.set()

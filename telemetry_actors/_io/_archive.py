@@ -17,6 +17,7 @@ import msgspec
 from .._arguments import storable_event
 from .._event import Event
 from .._experiment import Experiment
+from .._handoff import hand_over_gil
 from .._storage._snapshot import Snapshot
 from ._export import event_batches
 from ._paths import writing
@@ -36,6 +37,8 @@ class _EventLine(msgspec.Struct, tag_field="type", tag="event"):
 # Decoding into the union makes the "type" tag required (a lone tagged struct
 # would accept a line without it); the caller then checks which line came back.
 _line_decoder = msgspec.json.Decoder(_MetadataLine | _EventLine)
+#: Lines parsed between two hand-overs of the GIL to the event loop (about 0.5 ms).
+HAND_OVER_LINES = 256
 
 T = TypeVar("T")
 
@@ -91,6 +94,8 @@ def read_archive(
         experiment = _decode(path, 1, first, _MetadataLine).data
         events: list[Event] = []
         for number, line in enumerate(file, start=2):
+            if not number % HAND_OVER_LINES:
+                hand_over_gil()
             if cancel is not None and not number % 10_000 and cancel.is_set():
                 from .._storage._filters import ReadCancelled
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._handoff import hand_over_gil
 from ._batches import RowBatch
 from ._columnar import Piece, assembled
 from ._csv_cells import BASE, COLUMNS, CsvContext, base_columns
@@ -136,6 +137,7 @@ def batch_cells(batch: RowBatch, context: CsvContext) -> BatchCells:
     variable = _Accumulated()
     slow: list[int] = []
     for first in range(0, len(batch), CHUNK):
+        hand_over_gil()
         part = {name: values[first : first + CHUNK] for name, values in columns.items()}
         payloads, exact = decoded_fields(batch.part(first, first + CHUNK), part)
         refused: set[int] = set()

@@ -17,6 +17,7 @@ import msgspec
 import numpy as np
 
 from .._event import Event
+from .._handoff import hand_over_gil
 from .._storage._materialize import _copied
 from ._batches import RowBatch
 from ._payloads import decoded_fields
@@ -142,6 +143,7 @@ def jsonl_lines(batch: RowBatch) -> bytes:
     flags = batch.plain_json(columns)
     pieces = []
     for first in range(0, len(batch), CHUNK):
+        hand_over_gil()
         part = {name: values[first : first + CHUNK] for name, values in columns.items()}
         objects = _line_objects(
             batch.part(first, first + CHUNK), part, flags[first : first + CHUNK]

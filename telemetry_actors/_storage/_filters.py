@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._event import EVENT_FIELDS, Event
+from .._handoff import hand_over_gil
 from .._types import EventName
 from ._block import KIND_INSERTED, KIND_MASK
 from ._codes import UNCODED
@@ -31,7 +32,12 @@ class ReadCancelled(Exception):
 
 
 def check(cancel: threading.Event | None) -> None:
-    """Raise :class:`ReadCancelled` once ``cancel`` is set."""
+    """Raise :class:`ReadCancelled` once ``cancel`` is set; hand the GIL to the loop.
+
+    Worker reads call this between batches, so the event loop also gets the
+    GIL there without waiting out the switch interval (see ``_handoff``).
+    """
+    hand_over_gil()
     if cancel is not None and cancel.is_set():
         raise ReadCancelled
 

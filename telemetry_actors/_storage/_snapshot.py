@@ -17,9 +17,13 @@ import numpy as np
 import numpy.typing as npt
 
 from .._event import Event
+from .._handoff import hand_over_gil
 from .._types import EventName
 from ._block import DTYPES, KIND_MASK, KIND_MSGPACK, Block
 from ._materialize import Context, block_events
+
+#: Events built between two hand-overs of the GIL to the event loop (under 1 ms).
+HAND_OVER_ROWS = 512
 
 #: A MessagePack float64 (0xcb) whose exponent bits are all ones: NaN or ±inf.
 _non_finite_float = re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]").search
@@ -275,6 +279,7 @@ class Merged:
             chunk_part = part[begin : begin + batch_size]
             chunk_row = row[begin : begin + batch_size]
             events: list[Event] = []
+            handed = 0  # len(events) at the last hand-over of the GIL
             # Runs of rows from the same block are built together.
             breaks = np.flatnonzero(np.diff(chunk_part)) + 1
             for run_part, run_rows in zip(
@@ -283,14 +288,18 @@ class Merged:
                 if not len(run_part):
                     continue
                 block = self._parts[int(run_part[0])][0]
-                events.extend(
-                    block_events(
-                        block,
-                        run_rows,
-                        snapshot.context,
-                        snapshot.names,
-                        snapshot.prefixes,
-                        snapshot.weight_override,
+                for first in range(0, len(run_rows), HAND_OVER_ROWS):
+                    if len(events) - handed >= HAND_OVER_ROWS:
+                        hand_over_gil()
+                        handed = len(events)
+                    events.extend(
+                        block_events(
+                            block,
+                            run_rows[first : first + HAND_OVER_ROWS],
+                            snapshot.context,
+                            snapshot.names,
+                            snapshot.prefixes,
+                            snapshot.weight_override,
+                        )
                     )
-                )
             yield events
