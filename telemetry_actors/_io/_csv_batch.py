@@ -29,6 +29,8 @@ from ._payloads import decoded_fields
 
 #: Rows decoded at a time.
 CHUNK = 1024
+#: Rows between two hand-overs of the GIL to the event loop (as ``_jsonl``'s).
+HAND_OVER_ROWS = 4 * CHUNK
 
 
 class BatchCells:
@@ -137,7 +139,8 @@ def batch_cells(batch: RowBatch, context: CsvContext) -> BatchCells:
     variable = _Accumulated()
     slow: list[int] = []
     for first in range(0, len(batch), CHUNK):
-        hand_over_gil()
+        if first and not first % HAND_OVER_ROWS:
+            hand_over_gil()
         part = {name: values[first : first + CHUNK] for name, values in columns.items()}
         payloads, exact = decoded_fields(batch.part(first, first + CHUNK), part)
         refused: set[int] = set()
