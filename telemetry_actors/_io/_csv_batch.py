@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from .._handoff import hand_over_gil
 from ._batches import RowBatch
 from ._columnar import Piece, assembled
 from ._csv_cells import BASE, COLUMNS, CsvContext, base_columns
@@ -29,8 +28,6 @@ from ._payloads import decoded_fields
 
 #: Rows decoded at a time.
 CHUNK = 1024
-#: Rows between two hand-overs of the GIL to the event loop (as ``_jsonl``'s).
-HAND_OVER_ROWS = 4 * CHUNK
 
 
 class BatchCells:
@@ -139,8 +136,6 @@ def batch_cells(batch: RowBatch, context: CsvContext) -> BatchCells:
     variable = _Accumulated()
     slow: list[int] = []
     for first in range(0, len(batch), CHUNK):
-        if first and not first % HAND_OVER_ROWS:
-            hand_over_gil()
         part = {name: values[first : first + CHUNK] for name, values in columns.items()}
         payloads, exact = decoded_fields(batch.part(first, first + CHUNK), part)
         refused: set[int] = set()

@@ -17,7 +17,6 @@ import msgspec
 import numpy as np
 
 from .._event import Event
-from .._handoff import hand_over_gil
 from .._storage._materialize import _copied
 from ._batches import RowBatch
 from ._payloads import decoded_fields
@@ -26,11 +25,6 @@ from ._records import encode_json, event_record
 _encode_lines = msgspec.json.Encoder().encode_lines
 #: Rows built and encoded at a time.
 CHUNK = 1024
-#: Rows between two hand-overs of the GIL to the event loop (about 15 ms of
-#: work: with a 1 ms ticker on the loop, handing over every chunk made a
-#: 1 M-event export 5.8-6.7 s instead of 4.3-4.4 s, for 20 ms of stall
-#: instead of 24).
-HAND_OVER_ROWS = 4 * CHUNK
 _OUTCOMES = (None, False, True)  # success codes -1, 0, 1
 _NO_COPIES = (None,) * 6
 _COLUMNS = (
@@ -148,8 +142,6 @@ def jsonl_lines(batch: RowBatch) -> bytes:
     flags = batch.plain_json(columns)
     pieces = []
     for first in range(0, len(batch), CHUNK):
-        if first and not first % HAND_OVER_ROWS:
-            hand_over_gil()
         part = {name: values[first : first + CHUNK] for name, values in columns.items()}
         objects = _line_objects(
             batch.part(first, first + CHUNK), part, flags[first : first + CHUNK]
