@@ -34,7 +34,7 @@ from itertools import repeat
 from typing import Any
 
 from telemetry_actors._emit._capture import (
-    MARKERS,
+    KEEP_NON_MARKERS,
     capture_exact,
     encode_fields,
     may_hold_markers,
@@ -87,8 +87,11 @@ def msgpack_and_scan(measurements: Any, metadata: Any) -> Any:
     return None if may_hold_markers(encoded) else encoded
 
 
-#: Every byte but the markers: deleting these leaves only the markers.
-_NOT_MARKERS = bytes(byte for byte in range(256) if not MARKERS[byte])
+#: Every byte but the markers (the bytes KEEP_NON_MARKERS keeps, but the pair's
+#: own header 0x92): deleting these leaves only the markers.
+_NOT_MARKERS = bytes(
+    byte for byte in range(256) if KEEP_NON_MARKERS[byte] == byte and byte != 0x92
+)
 
 
 def msgpack_and_previous_scan(measurements: Any, metadata: Any) -> Any:

@@ -117,7 +117,7 @@ class AnalysisMixin(RuntimeCore):
             merged, positions = selected(view.snapshot, where_filter, cancel)
             return {
                 value: calculate(
-                    metric_columns(merged, rows),
+                    metric_columns(merged, rows, weights=False),  # unweighted
                     merged.snapshot.names,
                     active_seconds=active,
                     paused_seconds=paused,

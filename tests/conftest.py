@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from telemetry_actors import Runtime
+from telemetry_actors import Runtime, emit
 
 #: 2025-01-01T00:00:00Z in µs: a round base for readable time stamps.
 BASE_US = 1_735_689_600_000_000
@@ -37,3 +37,14 @@ def clock() -> FakeClock:
 async def rt(clock: FakeClock, tmp_path: Path) -> AsyncIterator[Runtime]:
     async with Runtime(clock=clock, export_dir=tmp_path / "exports") as runtime:
         yield runtime
+
+
+async def emit_calls(rt: Runtime, clock: FakeClock, name: str, count: int) -> str:
+    """Start experiment ``name`` on ``app.*``, emit ``count`` ``app.call`` events 1 µs
+    apart from ``BASE_US`` (``duration`` = their index), flush; the experiment's id."""
+    experiment = await rt.start_experiment(name, events=["app.*"])
+    for index in range(count):
+        clock.now = BASE_US + index
+        emit("app.call", {"duration": index})
+    await rt.flush()
+    return experiment.id

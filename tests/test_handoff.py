@@ -7,8 +7,8 @@ import threading
 import pytest
 
 import telemetry_actors._handoff as handoff
-from telemetry_actors import Range, Runtime, emit
-from tests.conftest import BASE_US, FakeClock
+from telemetry_actors import Range, Runtime
+from tests.conftest import BASE_US, FakeClock, emit_calls
 
 
 class Recorder:
@@ -44,18 +44,14 @@ def test_only_a_thread_marked_as_worker_hands_over(sleeps: Recorder) -> None:
 async def test_worker_reads_hand_over_and_reads_on_the_loop_do_not(
     rt: Runtime, clock: FakeClock, sleeps: Recorder
 ) -> None:
-    experiment = await rt.start_experiment("handoff", events=["app.*"])
-    for index in range(3_000):
-        clock.now = BASE_US + index
-        emit("app.call", {"duration": index})
-    await rt.flush()
+    experiment_id = await emit_calls(rt, clock, "handoff", 3_000)
     loop_thread = threading.get_ident()
 
-    small = await rt.query_window(experiment.id, Range(BASE_US, BASE_US + 99))
+    small = await rt.query_window(experiment_id, Range(BASE_US, BASE_US + 99))
     assert len(small) == 100
     assert sleeps.threads == []  # read on the loop: it keeps the GIL
 
-    everything = await rt.get_all(experiment.id)
+    everything = await rt.get_all(experiment_id)
     assert len(everything) == 3_000
     # Between 512-event pieces and at the batch's check, from the worker only.
     assert len(sleeps.threads) >= 3_000 // 512

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import telemetry_actors._storage._materialize as materialize_module
 import telemetry_actors._storage._reads as reads_module
 from telemetry_actors import Event, Last, LastN, Range, Runtime, emit
-from tests.conftest import BASE_US, FakeClock
+from tests.conftest import BASE_US, FakeClock, emit_calls
 
 _metadata = st.sampled_from(
     [
@@ -52,7 +52,7 @@ def test_every_read_path_gives_the_same_events(steps: list[tuple[int, dict[str, 
             results.append(await _windows(rt, experiment.id, now))
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(reads_module, "INLINE_ROWS", 0)  # every window in a worker
-                patch.setattr(materialize_module, "_BULK_ROWS", 1 << 30)  # row by row
+                patch.setattr(materialize_module, "BULK_ROWS", 1 << 30)  # row by row
                 results.append(await _windows(rt, experiment.id, now))
         return results
 
@@ -66,11 +66,7 @@ def test_every_read_path_gives_the_same_events(steps: list[tuple[int, dict[str, 
 async def test_a_small_window_is_read_on_the_loop_a_large_one_in_a_worker(
     rt: Runtime, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    experiment = await rt.start_experiment("where", events=["app.*"])
-    for index in range(30):
-        clock.now = BASE_US + index
-        emit("app.call", {"duration": index})
-    await rt.flush()
+    experiment_id = await emit_calls(rt, clock, "where", 30)
     workers: list[str] = []
     window_events = reads_module.window_events
 
@@ -79,15 +75,15 @@ async def test_a_small_window_is_read_on_the_loop_a_large_one_in_a_worker(
         return window_events(*args, **kwargs)
 
     monkeypatch.setattr("telemetry_actors._runtime_reads.window_events", counted)
-    small = await rt.query_window(experiment.id, Range(BASE_US, BASE_US + 9))
+    small = await rt.query_window(experiment_id, Range(BASE_US, BASE_US + 9))
     assert [event.measurements["duration"] for event in small] == list(range(10))
     assert workers == []
     monkeypatch.setattr(reads_module, "INLINE_ROWS", 5)
-    large = await rt.query_window(experiment.id, Range(BASE_US, BASE_US + 9))
+    large = await rt.query_window(experiment_id, Range(BASE_US, BASE_US + 9))
     assert large == small
     assert workers == ["worker"]
     filtered = await rt.query_window(
-        experiment.id, Range(BASE_US, BASE_US + 9), where=lambda e: True
+        experiment_id, Range(BASE_US, BASE_US + 9), where=lambda e: True
     )
     assert filtered == small
     assert workers == ["worker", "worker"]  # a where predicate never runs on the loop

@@ -64,8 +64,6 @@ encode_fields = _encoder.encode
 _MARKER_BYTES = frozenset({*range(0x90, 0xA0), *range(0xC4, 0xCA), *range(0xD4, 0xD9), 0xDC, 0xDD})
 
 
-#: ``encoded.translate(MARKERS)`` has a 1 where ``encoded`` has a marker byte.
-MARKERS = bytes(1 if byte in _MARKER_BYTES else 0 for byte in range(256))
 #: Maps every byte to itself except the markers other than 0x92 (the header of
 #: a two-item array, which the (measurements, metadata) pair itself starts
 #: with). CPython's ``bytes.translate`` returns the very same object when no

@@ -16,12 +16,10 @@ import msgspec
 import numpy as np
 
 from .._storage._block import KIND_MARSHAL, KIND_MASK, KIND_MSGPACK
-from .._storage._fields import decode_run
+from .._storage._fields import BULK_ROWS, decode_run
 from ._batches import RowBatch
 
 _decode = msgspec.msgpack.Decoder().decode
-#: Runs shorter than this are decoded row by row (the bulk check costs more).
-_BULK = 8
 
 
 def decoded_fields(
@@ -40,7 +38,7 @@ def decoded_fields(
     done = np.zeros(size, dtype=bool)
     runs = batch.runs()
     for block, first, last, _ in runs:
-        if last - first < _BULK or bool((kinds[first:last] != KIND_MSGPACK).any()):
+        if last - first < BULK_ROWS or bool((kinds[first:last] != KIND_MSGPACK).any()):
             continue
         run = decode_run(block.blob, starts[first:last], lengths[first:last])
         if run is not None:  # else not back to back in the blob

@@ -31,6 +31,10 @@ def array_header(count: int) -> bytes:
     return b"\xdd" + count.to_bytes(4, "big")
 
 
+#: Rows from which a run is decoded in one call (below, the checks cost more).
+BULK_ROWS = 8
+
+
 def decode_run(blob: bytes, starts: Any, lengths: Any) -> list[Any] | None:
     """Each row's ``[measurements, metadata]`` decoded in one call, or None.
 

@@ -15,11 +15,9 @@ from .._enrichment import model_of, provider_of
 from .._event import Event
 from .._types import EventName
 from ._block import KIND_INSERTED, KIND_KEPT, KIND_MASK, KIND_MSGPACK, Block
-from ._fields import copy_builtins, decode_fields, decode_run
+from ._fields import BULK_ROWS, copy_builtins, decode_fields, decode_run
 from ._inserted import inserted_event
 
-#: Rows from which a block's payloads are decoded in one call (see ``decode_run``).
-_BULK_ROWS = 8
 #: ``success`` column codes -> Event.success.
 _OUTCOMES: dict[int, bool | None] = {-1: None, 0: False, 1: True}
 
@@ -75,7 +73,7 @@ def block_events(
         )
     ]
     run = None
-    if len(index) >= _BULK_ROWS and kinds.count(KIND_MSGPACK) == len(kinds):
+    if len(index) >= BULK_ROWS and kinds.count(KIND_MSGPACK) == len(kinds):
         run = decode_run(block.blob, block.starts[index], block.lengths[index])
     starts, lengths = block.starts[index].tolist(), block.lengths[index].tolist()
     view = memoryview(block.blob)
