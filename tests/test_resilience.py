@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from telemetry_actors import Runtime, emit
-from telemetry_actors._actors import _ingest
+from telemetry_actors._actors import _bulk_ingest, _derive_batch, _ingest
 from telemetry_actors._actors._supervisor import BACKOFF_BASE_S, BACKOFF_CAP_S, restart_delay
 from tests.conftest import FakeClock
 
@@ -42,7 +42,8 @@ async def test_a_poison_event_crashes_once_and_is_counted_as_dropped(
             raise RuntimeError("bug triggered by this event")
         return original(measurements, metadata, pricing)
 
-    monkeypatch.setattr(_ingest, "derive", derive_or_crash)
+    for module in (_ingest, _derive_batch, _bulk_ingest):  # every path that derives
+        monkeypatch.setattr(module, "derive", derive_or_crash)
     async with Runtime(clock=clock) as rt:
         exp = await rt.start_experiment("poisoned")
         for i in range(10):
@@ -57,6 +58,27 @@ async def test_a_poison_event_crashes_once_and_is_counted_as_dropped(
     assert record.restarts == 1
     assert record.status == "running"
     assert statistics.last_crash == "RuntimeError: bug triggered by this event"
+
+
+async def test_a_bug_in_the_bulk_path_is_redone_event_by_event(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the whole-run path fails, the run is stored by the event-by-event path: no loss."""
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("bug in the bulk path")
+
+    monkeypatch.setattr(_bulk_ingest, "derive_batch", broken)
+    async with Runtime(clock=clock) as rt:
+        exp = await rt.start_experiment("redone")
+        for i in range(10):
+            emit(STOP, {"duration": i}, {"model": "gpt-4"})
+        await rt.flush()
+        stored = await rt.get_all(exp.id)
+        record = await rt.get_experiment(exp.id)
+        metrics = await rt.streaming_metrics(exp.id)
+    assert [event.measurements["duration"] for event in stored] == list(range(10))
+    assert (metrics.dropped, record.restarts) == (0, 0)
 
 
 async def test_exit_stops_after_close_timeout_and_logs_what_it_left(

@@ -149,17 +149,31 @@ def columns_of(rows: Any) -> dict[str, Any]:
 
 
 def store_rows(state: ExperimentState, rows: Any, detect: bool = False) -> None:
-    """Turn a batch's rows into a stored block and a statistics batch."""
-    columns = columns_of(rows)
+    """Turn a batch's collected rows into a stored block and a statistics batch."""
+    store_columns(state, columns_of(rows), rows.payloads, rows.extras, rows.custom, detect)
+
+
+def store_columns(
+    state: ExperimentState,
+    columns: dict[str, Any],
+    payloads: list[bytes],
+    extras: dict[int, Any],
+    custom: dict[str, list[float]] | None = None,
+    detect: bool = False,
+) -> None:
+    """Store a batch's columns as a block (rows of weight 0 left out) and queue its statistics.
+
+    ``payloads`` holds each row's encoded fields (``b""`` for rows in
+    ``extras``); ``custom`` the detector's metric values, scored when ``detect``.
+    """
     state.pending.append(
         StatsBatch(columns["names"], columns["latency"], columns["cost"], columns["success"])
     )
-    state.pending_rows += len(rows.rows)
-    payloads, extras = rows.payloads, rows.extras
+    state.pending_rows += len(payloads)
     stored = columns["weight"] > 0.0
     keep = None if bool(stored.all()) else stored
     if detect:
-        _detect(state, columns, rows.custom, keep)
+        _detect(state, columns, custom or {}, keep)
     if keep is not None:
         columns = {key: value[keep] for key, value in columns.items()}
         positions = np.flatnonzero(keep).tolist()

@@ -1,19 +1,11 @@
 """The actor's hot path: decode, enrich and collect a run of emitted events.
 
-One loop over the mailbox collects each event's row into per-column lists;
-one numpy step per batch then turns them into a block for the store and a
-batch of numbers for the live statistics. Nothing per event is done twice:
-the fields arrive encoded by ``emit`` and the encoded bytes are what the
-store keeps.
-
-Events whose fields were captured exactly (tuples, sets, bytes, your own
-objects…) are encoded with marshal when it keeps them exactly, else kept
-as objects. An event that arrived encoded is compared with the caller's
-objects: if they differ, the caller changed them after ``emit`` or they
-hold a type MessagePack writes as a plain value (an enum, a dataclass, a
-date); the exact capture of the caller's objects is then kept when it still
-encodes to the same bytes (unchanged since ``emit``), else the decoded
-fields are (what was emitted, as MessagePack saw it).
+Two paths store the same rows. An experiment that samples nothing and
+detects nothing takes a whole run at once (``_bulk_ingest``: columns at C
+speed). Sampling and detection decide event by event, in arrival order, so
+their experiments take the loop here: one tuple per event, turned into
+columns per batch (``_batch``). What an event's fields become is decided
+in ``_row_fields`` for both.
 
 Anything caller code raises while its objects are read here (any exception
 class) counts that event as dropped; the actor carries on.
@@ -22,27 +14,19 @@ class) counts that event as dropped; the actor carries on.
 from __future__ import annotations
 
 import logging
-import marshal
 from collections import deque
-from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-import msgspec
-
-from .._emit._capture import Captured, capture_exact, encode_fields
 from .._enrichment import derive, model_of, provider_of
 from .._event import ids
 from .._stats._sampling import AdaptiveSampler
-from .._storage._block import (
-    KIND_KEPT,
-    KIND_MARSHAL,
-    KIND_MSGPACK,
-    TOKENS_FLOAT,
-)
+from .._storage._block import TOKENS_FLOAT
 from .._storage._codes import NONE_CODE
-from .._storage._fields import KeptFields
 from ._batch import custom_value, observe_one, sampling_key, store_rows
+from ._bulk_ingest import collect_run, take_run
+from ._mailbox import EVENT_SLOTS
+from ._row_fields import field_of, settle
 from ._state import ExperimentState
 
 logger = logging.getLogger("telemetry_actors")
@@ -54,14 +38,13 @@ BATCH_SECONDS = 0.002
 #: Events between two looks at the clock.
 _CLOCK_EVERY = 32
 
-_decode = msgspec.msgpack.Decoder().decode
 _NAN = float("nan")
 #: The tokens of an event without token counts.
 _NO_TOKENS = (_NAN, _NAN, _NAN)
+#: The time stamps an int64 column holds.
+_MIN_STAMP, _MAX_STAMP = -(2**63), 2**63 - 1
 #: A value no event field is (starts the runs of equal names, models, providers).
 _UNSET: Any = object()
-#: marshal version 4 keeps shared and cyclic containers as they are.
-_MARSHAL_VERSION = 4
 
 
 class _Rows:
@@ -83,36 +66,39 @@ class _Rows:
         self.custom: dict[str, list[float]] = {}
 
 
-def _exact_payload(captured: Captured) -> tuple[int, bytes, Any]:
-    """(kind, payload bytes, kept object) of an exactly captured event."""
-    if not captured.foreign:
-        try:
-            encoded = marshal.dumps([captured.measurements, captured.metadata], _MARSHAL_VERSION)
-        except (ValueError, RecursionError):
-            pass
-        else:
-            return KIND_MARSHAL, encoded, None
-    return KIND_KEPT, b"", KeptFields(captured.measurements or {}, captured.metadata or {})
-
-
-def _reconcile(encoded: bytes, measurements: Any, metadata: Any) -> Captured | None:
-    """The exact capture of the caller's objects if they still encode to ``encoded``."""
-    try:
-        exact = capture_exact(measurements, metadata)
-        if encode_fields((exact.measurements, exact.metadata)) == encoded:
-            return exact
-    except BaseException:
-        return None
-    return None
-
-
 def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, Any]:
     """Take up to ``limit`` items from the mailbox, collecting events in order.
 
     Stops early at the first message and returns it, for the actor to handle
-    before anything behind it: (items taken, that message or None). Also
-    stops after :data:`BATCH_SECONDS`. What was collected is stored and
-    queued for the statistics before this returns, even if it raises.
+    before anything behind it: (items taken, that message or None). What was
+    collected is stored and queued for the statistics before this returns.
+    """
+    if state.collecting and state.sampler is None and state.detector is None:
+        items, taken, message = take_run(queue, limit)
+        if message is not None:  # back in front until the run is stored, in case it raises
+            queue.appendleft(message)
+        try:
+            collect_run(state, items)
+        except Exception:
+            # A bug somewhere in the run: redo it event by event, which loses
+            # (and counts) only the event that raises.
+            queue.extendleft(reversed(items))
+        except BaseException:
+            state.mailbox.count_drops(len(items) // EVENT_SLOTS)
+            raise
+        else:
+            if message is not None:
+                queue.popleft()
+            return taken, message
+        limit = taken
+    return ingest_one_by_one(state, queue, limit)
+
+
+def ingest_one_by_one(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, Any]:
+    """:func:`ingest` event by event (paused, sampling or detecting experiments).
+
+    Also stops after :data:`BATCH_SECONDS`. What was collected is stored
+    even if this raises.
     """
     popleft = queue.popleft
     taken = 0
@@ -175,30 +161,18 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
                 continue
             if nanoseconds:
                 timestamp //= 1000
-            kept: Any = None
-            if type(fields) is bytes:
-                # Plain maps decoded: no caller code runs here but __eq__ below.
-                measurements, metadata = _decode(fields)
-                kind, payload = KIND_MSGPACK, fields
-                if given_measurements is not None or given_metadata is not None:
-                    try:
-                        differ = measurements != given_measurements or metadata != given_metadata
-                    except BaseException:  # a caller's key or value raised in __eq__
-                        differ = True
-                    if differ:
-                        exact = _reconcile(fields, given_measurements, given_metadata)
-                        if exact is not None:
-                            measurements, metadata = exact.measurements, exact.metadata
-                            kind, payload, kept = _exact_payload(exact)
-                if measurements is None:
-                    measurements = {}
-                if metadata is None:
-                    metadata = {}
-                try:
-                    latency, cost, outcome, tokens = derive(measurements, metadata, pricing)
-                except BaseException:
-                    dropped += 1  # no caller code runs in derive: a bug; the actor restarts
-                    raise
+            if not _MIN_STAMP <= timestamp <= _MAX_STAMP:
+                dropped += 1  # no int64 column holds it
+                continue
+            try:
+                kind, payload, kept, measurements, metadata = settle(
+                    fields, given_measurements, given_metadata
+                )
+            except BaseException:
+                dropped += 1
+                raise  # no caller code's error gets here: a bug, the actor restarts
+            try:
+                latency, cost, outcome, tokens = derive(measurements, metadata, pricing)
                 if kept is None:
                     model, provider = metadata.get("model"), metadata.get("provider")
                     if model is None:
@@ -206,22 +180,13 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
                     if provider is None:
                         provider = provider_of(metadata)
                 else:
-                    model = _field_of(metadata, model_of)
-                    provider = _field_of(metadata, provider_of)
-            else:
-                try:
-                    measurements = fields.measurements or {}
-                    metadata = fields.metadata or {}
-                    kind, payload, kept = _exact_payload(fields)
-                    latency, cost, outcome, tokens = derive(measurements, metadata, pricing)
-                    model = _field_of(metadata, model_of)
-                    provider = _field_of(metadata, provider_of)
-                except BaseException:
-                    if not fields.foreign:
-                        dropped += 1
-                        raise  # no caller code ran: a bug, the actor crashes (and restarts)
-                    dropped += 1  # caller code raised while its objects were read
-                    continue
+                    model = field_of(metadata, model_of)
+                    provider = field_of(metadata, provider_of)
+            except BaseException:
+                dropped += 1
+                if kept is None:
+                    raise  # no caller code ran: a bug, the actor crashes (and restarts)
+                continue  # caller code raised while its objects were read
             serial = next_serial()
             weight = 1.0
             if sampler is not None:
@@ -244,12 +209,13 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
             if kept is None and type(model) is str and model == run_model:
                 pass
             else:
-                run_model = model
+                # Never remember a kept event's object: the next == would run its code.
+                run_model = model if kept is None else _UNSET
                 model_value = NONE_CODE if model is None else model_code(model)
             if kept is None and type(provider) is str and provider == run_provider:
                 pass
             else:
-                run_provider = provider
+                run_provider = provider if kept is None else _UNSET
                 provider_value = NONE_CODE if provider is None else provider_code(provider)
             if tokens is None:
                 tokens = _NO_TOKENS
@@ -279,10 +245,3 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
         if rows.rows:
             store_rows(state, rows, detect=detector is not None and not adaptive)
     return taken, message
-
-
-def _field_of(metadata: Any, read: Callable[[Any], Any]) -> Any:
-    try:
-        return read(metadata) if type(metadata) is dict else None
-    except Exception:  # a key whose __eq__ raises shadows this one
-        return None

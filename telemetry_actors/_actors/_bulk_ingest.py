@@ -1,0 +1,263 @@
+"""The actor's fast path: a run of events taken from the mailbox at once, stored as columns.
+
+Per event, a Python loop that decodes, compares, derives and codes costs
+several microseconds; most of it is the loop itself. Here a run of up to
+``limit`` events is popped in one C-level call, its payloads decoded by
+``map``, compared with the caller's objects in one list comparison, and
+enriched column by column (``_derive_batch``): Python runs per row only for
+rows that need it (a changed or exotic field, an unusual shape, a broken
+clock). The block stored is the one the per-event path (``_ingest``)
+builds, row for row; the tests compare the two.
+
+Used when the experiment samples nothing and detects nothing (those decide
+per event). A run is cut at :data:`RUN_BYTES` of payload so that a few huge
+events never hold the event loop long.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from itertools import accumulate, repeat
+from operator import call, itemgetter
+from typing import Any
+
+import numpy as np
+
+from .._enrichment import derive, model_of, provider_of
+from .._event import ids
+from .._storage._block import KIND_MSGPACK, TOKENS_FLOAT
+from .._storage._codes import CodeTable
+from .._storage._memory import prefix_code
+from ._batch import store_columns
+from ._derive_batch import DerivedColumns, derive_batch
+from ._mailbox import EVENT_SLOTS
+from ._row_fields import decode_fields, field_of, settle
+from ._state import ExperimentState
+
+#: Payload bytes in one run at most (about a millisecond of decoding).
+RUN_BYTES = 256 * 1024
+#: What a run counts for an event captured as objects (its size is unknown).
+CAPTURED_BYTES = 4096
+
+_first = itemgetter(0)
+_second = itemgetter(1)
+
+
+def take_run(queue: deque[Any], limit: int) -> tuple[list[Any], int, Any]:
+    """Pop up to ``limit`` whole events from the left of ``queue``; stop at a message.
+
+    Returns (the events' slots, items taken, the message or None). Slots
+    popped beyond the message or :data:`RUN_BYTES` go back to the front, in
+    order: only the actor takes from the left, so nothing can come between.
+    """
+    want = min(len(queue), limit * EVENT_SLOTS)
+    items = list(map(call, repeat(queue.popleft, want)))
+    heads = items[0::EVENT_SLOTS]
+    message = None
+    events = len(items) // EVENT_SLOTS
+    if len(items) % EVENT_SLOTS or not set(map(type, heads)) == {tuple}:
+        events = next(
+            (at for at, head in enumerate(heads) if type(head) is not tuple),
+            events,
+        )
+    cut = events * EVENT_SLOTS
+    if cut < len(items) and type(items[cut]) is not tuple:
+        message = items[cut]
+        back = items[cut + 1 :]
+    else:
+        back = items[cut:]
+    del items[cut:]
+    budget = _within_budget(items[1::EVENT_SLOTS])
+    if budget < events:
+        back = items[budget * EVENT_SLOTS :] + ([] if message is None else [message]) + back
+        del items[budget * EVENT_SLOTS :]
+        events, message = budget, None
+    if back:
+        queue.extendleft(reversed(back))
+    return items, events + (message is not None), message
+
+
+def _within_budget(fields: list[Any]) -> int:
+    """How many of the leading events fit in :data:`RUN_BYTES` (at least one)."""
+    if set(map(type, fields)) == {bytes}:
+        sizes: Any = map(len, fields)
+    else:
+        sizes = (len(field) if type(field) is bytes else CAPTURED_BYTES for field in fields)
+    total = 0
+    for count, total in enumerate(accumulate(sizes), 1):
+        if total > RUN_BYTES:
+            return max(count - 1, 1)
+    return len(fields)
+
+
+def collect_run(state: ExperimentState, items: list[Any]) -> None:
+    """Enrich, store and queue for the statistics a run of events (see module doc)."""
+    names = items[0::EVENT_SLOTS]
+    size = len(names)
+    if not size:
+        return
+    dropped: set[int] = set()
+    stamps = _stamps(items[4::EVENT_SLOTS], state.nanosecond_stamps, dropped)
+    fields = items[1::EVENT_SLOTS]
+    kinds = np.full(size, KIND_MSGPACK, dtype=np.uint8)
+    payloads: list[bytes] = fields
+    kept: dict[int, Any] = {}
+    measurements, metadata = _fields(items, fields, kinds, payloads, kept, dropped)
+    derived = derive_batch(measurements, metadata, state.pricing)
+    for row, value in kept.items():
+        if not _derive_kept(derived, row, value, state):
+            dropped.add(row)
+    kinds[derived.float_tokens] |= TOKENS_FLOAT
+    columns = {
+        "timestamps": stamps,
+        "latency": derived.latency,
+        "cost": derived.cost,
+        "success": derived.success,
+        "prompt": derived.prompt,
+        "completion": derived.completion,
+        "total": derived.total,
+        "weight": np.ones(size),
+        "kind": kinds,
+    }
+    models, providers = derived.models, derived.providers
+    extras = {row: value for row, value in kept.items() if row not in dropped}
+    if dropped:
+        keep = np.ones(size, dtype=bool)
+        keep[list(dropped)] = False
+        columns = {key: column[keep] for key, column in columns.items()}
+        rows = np.flatnonzero(keep).tolist()
+        names, models, providers, payloads = (
+            [values[row] for row in rows] for values in (names, models, providers, payloads)
+        )
+        new_row = {old: new for new, old in enumerate(rows)}
+        extras = {new_row[row]: value for row, value in extras.items()}
+        size = len(rows)
+    if not size:
+        state.mailbox.count_drops(len(dropped))
+        return
+    store = state.store
+    columns["names"] = _name_codes(store.names, names)
+    columns["model"] = _codes(store.models, models, plain=not extras)
+    columns["provider"] = _codes(store.providers, providers, plain=not extras)
+    columns["serial"] = np.fromiter(map(call, repeat(ids.next_serial, size)), np.int64, size)
+    columns["prefix"] = np.full(size, prefix_code(), dtype=np.uint16)
+    if dropped:
+        state.mailbox.count_drops(len(dropped))
+    store_columns(state, columns, payloads, extras)
+
+
+def _stamps(stamps: list[Any], nanoseconds: bool, dropped: set[int]) -> Any:
+    """The run's time stamps as int64 µs; rows whose clock gave no usable int are dropped."""
+    try:
+        if set(map(type, stamps)) == {int}:
+            column = np.array(stamps, dtype=np.int64)
+            return column // 1000 if nanoseconds else column
+    except OverflowError:
+        pass
+    usable: list[int] = []
+    for row, stamp in enumerate(stamps):
+        if type(stamp) is int and nanoseconds:
+            stamp //= 1000
+        if type(stamp) is int and -(2**63) <= stamp < 2**63:
+            usable.append(stamp)
+        else:
+            dropped.add(row)
+            usable.append(0)
+    return np.array(usable, dtype=np.int64)
+
+
+def _fields(
+    items: list[Any],
+    fields: list[Any],
+    kinds: Any,
+    payloads: list[bytes],
+    kept: dict[int, Any],
+    dropped: set[int],
+) -> tuple[list[Any], list[Any]]:
+    """Each row's (measurements, metadata) as enrichment reads them; fills kinds/payloads/kept.
+
+    All encoded and unchanged (the common case): one decode per row by
+    ``map`` and one list comparison. Otherwise row by row (``settle``).
+    """
+    given_measurements = items[2::EVENT_SLOTS]
+    given_metadata = items[3::EVENT_SLOTS]
+    if set(map(type, fields)) == {bytes}:
+        pairs = list(map(decode_fields, fields))
+        measurements = list(map(_first, pairs))
+        metadata = list(map(_second, pairs))
+        try:
+            same = measurements == given_measurements and metadata == given_metadata
+        except BaseException:  # a caller's key or value raised in __eq__
+            same = False
+        if same:
+            if not set(map(type, measurements)) == {dict}:
+                measurements = [{} if value is None else value for value in measurements]
+            if not set(map(type, metadata)) == {dict}:
+                metadata = [{} if value is None else value for value in metadata]
+            return measurements, metadata
+    measurements, metadata = [], []
+    for row, (encoded, given, given_meta) in enumerate(
+        zip(fields, given_measurements, given_metadata, strict=True)
+    ):
+        try:
+            kind, payload, value, row_measurements, row_metadata = settle(
+                encoded, given, given_meta
+            )
+        except BaseException:
+            dropped.add(row)
+            raise  # no caller code's error gets here: a bug, the actor crashes (and restarts)
+        kinds[row], payloads[row] = kind, payload
+        if value is not None:
+            kept[row] = value
+            row_measurements = row_metadata = {}  # enriched by _derive_kept
+        measurements.append(row_measurements)
+        metadata.append(row_metadata)
+    return measurements, metadata
+
+
+def _derive_kept(derived: DerivedColumns, row: int, value: Any, state: ExperimentState) -> bool:
+    """Enrich a row kept as objects (caller code may run); False when it raised."""
+    fields = value.measurements, value.metadata
+    try:
+        latency, cost, outcome, tokens = derive(fields[0], fields[1], state.pricing)
+        model = field_of(fields[1], model_of)
+        provider = field_of(fields[1], provider_of)
+    except BaseException:
+        return False  # caller code raised while its objects were read: dropped
+    derived.latency[row] = np.nan if latency is None else latency
+    derived.cost[row] = np.nan if cost is None else cost
+    derived.success[row] = -1 if outcome is None else outcome
+    if tokens is not None:
+        derived.prompt[row], derived.completion[row], derived.total[row] = map(float, tokens)
+        derived.float_tokens[row] = type(tokens[0]) is float or type(tokens[1]) is float
+    derived.models[row], derived.providers[row] = model, provider
+    return True
+
+
+def _codes(table: CodeTable, values: list[Any], plain: bool) -> Any:
+    """Each value's code in ``table`` (int32), as ``table.code`` gives them row by row.
+
+    ``plain``: the values' ``==`` and ``hash`` run no caller code (decoded or
+    copied builtin values; a copy may still be cyclic or deep, so only str
+    values are compared here and any error falls back to ``table.code``).
+    """
+    size = len(values)
+    if plain:
+        first = values[0]
+        if type(first) is str and values.count(first) == size:
+            return np.full(size, table.code(first), dtype=np.int32)
+        try:
+            distinct = {value: table.code(value) for value in dict.fromkeys(values)}
+        except Exception:  # unhashable, or too deep to hash: coded row by row below
+            pass
+        else:
+            return np.fromiter(map(distinct.__getitem__, values), np.int32, size)
+    return np.fromiter(map(table.code, values), np.int32, size)
+
+
+def _name_codes(table: CodeTable, names: list[tuple[str, ...]]) -> Any:
+    """The code of each event name (tuples of str; a run nearly always shares one)."""
+    size = len(names)
+    if names.count(names[0]) == size:
+        return np.full(size, table.code(names[0]), dtype=np.int32)
+    return _codes(table, names, plain=True)

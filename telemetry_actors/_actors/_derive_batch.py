@@ -1,0 +1,260 @@
+"""Enrichment of a whole batch at once: latency, cost, success and tokens as columns.
+
+:func:`telemetry_actors._enrichment.derive` costs about a microsecond per
+event in Python. Here the fields of a batch are read column by column at C
+speed (``map(dict.get, …)``) and computed with numpy for the rows of the
+common LLM-call shape; every other row goes through ``derive`` itself, so
+the rules live in one place and the result is the same, bit for bit (the
+tests compare the two on arbitrary fields).
+
+A row takes the column path when its fields are decoded MessagePack or an
+exact capture of builtin values (no caller code can run while they are
+read) and:
+
+* ``measurements["duration"]`` is an int;
+* ``metadata["tokens"]`` is a dict of exactly ``prompt`` and ``completion``, ints;
+* ``metadata["model"]`` is a str and ``metadata`` has no ``cost``;
+* ``metadata["error"]`` and ``["exception"]`` are falsy, and
+  ``measurements["status"]`` is a str or absent.
+
+Cost: about 0.3 µs per row of the common shape, ``derive`` for the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from itertools import repeat
+from operator import add
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .._enrichment import derive, model_of, provider_of
+from .._pricing import UNKNOWN_MODEL_RATES
+
+_NAN = float("nan")
+_get = dict.get
+_has = dict.__contains__
+#: success codes of the str statuses derive reads; any other str leaves it to ``response``.
+_STATUS = {"ok": 1, "error": 0}
+_status_code: Callable[[Any], int | None] = _STATUS.get
+_NONE_TYPE = type(None)
+
+
+class DerivedColumns:
+    """What enrichment derived for a batch, one entry per row.
+
+    ``latency``/``cost``/``prompt``/``completion``/``total`` are float64 with
+    NaN for None; ``success`` int8 -1/0/1; ``float_tokens`` bool (the row's
+    counts were floats); ``models``/``providers`` the values to code.
+    """
+
+    __slots__ = (
+        "completion",
+        "cost",
+        "float_tokens",
+        "latency",
+        "models",
+        "prompt",
+        "providers",
+        "success",
+        "total",
+    )
+
+    def __init__(self, size: int) -> None:
+        self.latency = np.full(size, _NAN)
+        self.cost = np.full(size, _NAN)
+        self.success = np.full(size, -1, dtype=np.int8)
+        self.prompt = np.full(size, _NAN)
+        self.completion = np.full(size, _NAN)
+        self.total = np.full(size, _NAN)
+        self.float_tokens = np.zeros(size, dtype=bool)
+        self.models: list[Any] = [None] * size
+        self.providers: list[Any] = [None] * size
+
+
+def derive_batch(
+    measurements: list[dict[Any, Any]],
+    metadata: list[dict[Any, Any]],
+    pricing: Mapping[str, tuple[float, float]],
+) -> DerivedColumns:
+    """Derive every row of a batch of plain fields (dicts of builtin values only).
+
+    Equal to ``derive`` plus the model and provider ingest reads, row by
+    row. O(n) at C speed for the common shape (see the module docstring).
+    """
+    size = len(measurements)
+    out = DerivedColumns(size)
+    if not size:
+        return out
+    durations: list[Any] = list(map(_get, measurements, repeat("duration")))
+    tokens: list[Any] = list(map(_get, metadata, repeat("tokens")))
+    models: list[Any] = list(map(_get, metadata, repeat("model")))
+    statuses: list[Any] = list(map(_get, measurements, repeat("status")))
+    counts = _common_counts(metadata, durations, tokens, models, statuses)
+    rows: list[int] | None = None  # None: every row takes the column path
+    if counts is None:
+        rows, *counts = _column_rows(measurements, metadata, durations, tokens, models)
+        by_hand = sorted(set(range(size)).difference(rows))
+        _derive_rows(out, measurements, metadata, pricing, by_hand)
+        if not rows:
+            return out
+        durations = [durations[row] for row in rows]
+        statuses = [statuses[row] for row in rows]
+        models = [models[row] for row in rows]
+    prompts, completions = counts
+    _fill_columns(out, rows, durations, prompts, completions, models, statuses, metadata, pricing)
+    providers = list(map(_get, metadata, repeat("provider")))
+    if rows is None and None not in providers:
+        out.providers = providers
+        return out
+    for row in rows if rows is not None else range(size):
+        provider = providers[row]
+        out.providers[row] = provider if provider is not None else provider_of(metadata[row])
+    return out
+
+
+def _common_counts(
+    metadata: list[dict[Any, Any]],
+    durations: list[Any],
+    tokens: list[Any],
+    models: list[Any],
+    statuses: list[Any],
+) -> list[list[int]] | None:
+    """[prompts, completions] when every row has the common shape, else None. C speed."""
+    if not (
+        _only(durations, int)
+        and _only(tokens, dict)
+        and _only(models, str)
+        and _only(statuses, str, _NONE_TYPE)
+        and set(map(len, tokens)) == {2}
+        and not any(map(_has, metadata, repeat("cost")))
+        and not any(map(_get, metadata, repeat("error")))
+        and not any(map(_get, metadata, repeat("exception")))
+    ):
+        return None
+    prompts: list[Any] = list(map(_get, tokens, repeat("prompt")))
+    completions: list[Any] = list(map(_get, tokens, repeat("completion")))
+    return [prompts, completions] if _only(prompts, int) and _only(completions, int) else None
+
+
+def _only(values: list[Any], *kinds: type) -> bool:
+    """True when every value is of exactly one of ``kinds``. O(n) at C speed."""
+    return set(map(type, values)).issubset(kinds)
+
+
+def _column_rows(
+    measurements: list[dict[Any, Any]],
+    metadata: list[dict[Any, Any]],
+    durations: list[Any],
+    tokens: list[Any],
+    models: list[Any],
+) -> tuple[list[int], list[int], list[int]]:
+    """The rows of the common shape, with their prompt and completion counts."""
+    rows: list[int] = []
+    prompts: list[int] = []
+    completions: list[int] = []
+    for row, (duration, given, model, fields) in enumerate(
+        zip(durations, tokens, models, metadata, strict=True)
+    ):
+        if (
+            type(duration) is not int
+            or type(given) is not dict
+            or len(given) != 2
+            or type(model) is not str
+            or "cost" in fields
+            or fields.get("error")
+            or fields.get("exception")
+        ):
+            continue
+        prompt, completion = given.get("prompt"), given.get("completion")
+        status = measurements[row].get("status")
+        plain_status = status is None or type(status) is str
+        if type(prompt) is int and type(completion) is int and plain_status:
+            rows.append(row)
+            prompts.append(prompt)
+            completions.append(completion)
+    return rows, prompts, completions
+
+
+def _derive_rows(
+    out: DerivedColumns,
+    measurements: list[dict[Any, Any]],
+    metadata: list[dict[Any, Any]],
+    pricing: Mapping[str, tuple[float, float]],
+    rows: list[int],
+) -> None:
+    """``derive`` and the model/provider lookups, one row at a time."""
+    for row in rows:
+        fields = metadata[row]
+        latency, cost, outcome, tokens = derive(measurements[row], fields, pricing)
+        if latency is not None:
+            out.latency[row] = latency
+        if cost is not None:
+            out.cost[row] = cost
+        if outcome is not None:
+            out.success[row] = outcome
+        if tokens is not None:
+            out.prompt[row], out.completion[row], out.total[row] = tokens
+            out.float_tokens[row] = type(tokens[0]) is float or type(tokens[1]) is float
+        model, provider = fields.get("model"), fields.get("provider")
+        out.models[row] = model if model is not None else model_of(fields)
+        out.providers[row] = provider if provider is not None else provider_of(fields)
+
+
+def _fill_columns(
+    out: DerivedColumns,
+    rows: list[int] | None,
+    durations: list[int],
+    prompts: list[int],
+    completions: list[int],
+    models: list[str],
+    statuses: list[str | None],
+    metadata: list[dict[Any, Any]],
+    pricing: Mapping[str, tuple[float, float]],
+) -> None:
+    """The column path for ``rows`` (None: every row), as derive computes them."""
+    where: Any = slice(None) if rows is None else np.asarray(rows, dtype=np.intp)
+    # Each int converts to the nearest float, as int / float does in derive.
+    out.latency[where] = np.array(durations, dtype=np.float64) / 1e6
+    prompt = np.array(prompts, dtype=np.float64)
+    completion = np.array(completions, dtype=np.float64)
+    out.prompt[where] = prompt
+    out.completion[where] = completion
+    # The total is prompt + completion as ints, then one rounding (as derive's tuple).
+    out.total[where] = np.array(list(map(add, prompts, completions)), dtype=np.float64)
+    input_rates, output_rates = _rates(models, pricing)
+    priced = (prompt * input_rates + completion * output_rates) / 1_000_000
+    out.cost[where] = np.where(np.isfinite(priced), priced, _NAN)
+    out.success[where] = _success(statuses, metadata, rows)
+    if rows is None:
+        out.models = models
+    else:
+        for row, model in zip(rows, models, strict=True):
+            out.models[row] = model
+
+
+def _rates(models: list[str], pricing: Mapping[str, tuple[float, float]]) -> tuple[Any, Any]:
+    """Each row's (input, output) rates: scalars for one model, else float64 arrays."""
+    rates = {model: pricing.get(model, UNKNOWN_MODEL_RATES) for model in dict.fromkeys(models)}
+    if len(rates) == 1:
+        return next(iter(rates.values()))
+    pairs = list(map(rates.__getitem__, models))
+    return (
+        np.fromiter((pair[0] for pair in pairs), np.float64, len(pairs)),
+        np.fromiter((pair[1] for pair in pairs), np.float64, len(pairs)),
+    )
+
+
+def _success(
+    statuses: list[str | None], metadata: list[dict[Any, Any]], rows: list[int] | None
+) -> npt.NDArray[np.int8]:
+    """-1/0/1 from the str status, else from ``metadata["response"]`` (no error here)."""
+    codes: list[Any] = list(map(_status_code, statuses))
+    if None in codes:
+        for at, code in enumerate(codes):
+            if code is None:
+                fields = metadata[at if rows is None else rows[at]]
+                codes[at] = -1 if fields.get("response") is None else 1
+    return np.array(codes, dtype=np.int8)
