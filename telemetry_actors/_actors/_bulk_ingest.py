@@ -16,6 +16,7 @@ events never hold the event loop long.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from itertools import accumulate, repeat
 from operator import call, itemgetter
@@ -80,14 +81,12 @@ def take_run(queue: deque[Any], limit: int) -> tuple[list[Any], int, Any]:
 def _within_budget(fields: list[Any]) -> int:
     """How many of the leading events fit in :data:`RUN_BYTES` (at least one)."""
     if set(map(type, fields)) == {bytes}:
-        sizes: Any = map(len, fields)
+        sizes = list(map(len, fields))
     else:
-        sizes = (len(field) if type(field) is bytes else CAPTURED_BYTES for field in fields)
-    total = 0
-    for count, total in enumerate(accumulate(sizes), 1):
-        if total > RUN_BYTES:
-            return max(count - 1, 1)
-    return len(fields)
+        sizes = [len(field) if type(field) is bytes else CAPTURED_BYTES for field in fields]
+    if sum(sizes) <= RUN_BYTES:
+        return len(fields)
+    return max(bisect_right(list(accumulate(sizes)), RUN_BYTES), 1)
 
 
 def collect_run(state: ExperimentState, items: list[Any]) -> None:

@@ -40,6 +40,7 @@ _has = dict.__contains__
 _STATUS = {"ok": 1, "error": 0}
 _status_code: Callable[[Any], int | None] = _STATUS.get
 _NONE_TYPE = type(None)
+FloatColumn = npt.NDArray[np.float64]
 
 
 class DerivedColumns:
@@ -62,16 +63,31 @@ class DerivedColumns:
         "total",
     )
 
-    def __init__(self, size: int) -> None:
-        self.latency = np.full(size, _NAN)
-        self.cost = np.full(size, _NAN)
-        self.success = np.full(size, -1, dtype=np.int8)
-        self.prompt = np.full(size, _NAN)
-        self.completion = np.full(size, _NAN)
-        self.total = np.full(size, _NAN)
-        self.float_tokens = np.zeros(size, dtype=bool)
-        self.models: list[Any] = [None] * size
-        self.providers: list[Any] = [None] * size
+    def __init__(
+        self,
+        numbers: tuple[FloatColumn, FloatColumn, FloatColumn, FloatColumn, FloatColumn],
+        success: npt.NDArray[np.int8],
+        float_tokens: npt.NDArray[np.bool_],
+        models: list[Any],
+        providers: list[Any],
+    ) -> None:
+        self.latency, self.cost, self.prompt, self.completion, self.total = numbers
+        self.success = success
+        self.float_tokens = float_tokens
+        self.models = models
+        self.providers = providers
+
+    @classmethod
+    def empty(cls, size: int) -> DerivedColumns:
+        """Columns of ``size`` rows with nothing derived yet (NaN, -1, None)."""
+        numbers = tuple(np.full(size, _NAN) for _ in range(5))
+        return cls(
+            numbers,  # type: ignore[arg-type]
+            np.full(size, -1, dtype=np.int8),
+            np.zeros(size, dtype=bool),
+            [None] * size,
+            [None] * size,
+        )
 
 
 def derive_batch(
@@ -85,33 +101,39 @@ def derive_batch(
     row. O(n) at C speed for the common shape (see the module docstring).
     """
     size = len(measurements)
-    out = DerivedColumns(size)
-    if not size:
-        return out
     durations: list[Any] = list(map(_get, measurements, repeat("duration")))
     tokens: list[Any] = list(map(_get, metadata, repeat("tokens")))
     models: list[Any] = list(map(_get, metadata, repeat("model")))
     statuses: list[Any] = list(map(_get, measurements, repeat("status")))
-    counts = _common_counts(metadata, durations, tokens, models, statuses)
-    rows: list[int] | None = None  # None: every row takes the column path
-    if counts is None:
-        rows, *counts = _column_rows(measurements, metadata, durations, tokens, models)
-        by_hand = sorted(set(range(size)).difference(rows))
-        _derive_rows(out, measurements, metadata, pricing, by_hand)
-        if not rows:
-            return out
-        durations = [durations[row] for row in rows]
-        statuses = [statuses[row] for row in rows]
+    counts = _common_counts(metadata, durations, tokens, models, statuses) if size else None
+    if counts is not None:  # every row has the common shape: no row by row at all
+        providers: list[Any] = list(map(_get, metadata, repeat("provider")))
+        if None in providers:
+            providers = [
+                provider if provider is not None else provider_of(fields)
+                for provider, fields in zip(providers, metadata, strict=True)
+            ]
+        numbers = _numbers(durations, counts[0], counts[1], models, pricing)
+        success = _success(statuses, metadata)
+        return DerivedColumns(numbers, success, np.zeros(size, dtype=bool), models, providers)
+    out = DerivedColumns.empty(size)
+    rows, prompts, completions = _column_rows(measurements, metadata, durations, tokens, models)
+    _derive_rows(out, measurements, metadata, pricing, sorted(set(range(size)).difference(rows)))
+    if rows:
+        where = np.asarray(rows, dtype=np.intp)
         models = [models[row] for row in rows]
-    prompts, completions = counts
-    _fill_columns(out, rows, durations, prompts, completions, models, statuses, metadata, pricing)
-    providers = list(map(_get, metadata, repeat("provider")))
-    if rows is None and None not in providers:
-        out.providers = providers
-        return out
-    for row in rows if rows is not None else range(size):
-        provider = providers[row]
-        out.providers[row] = provider if provider is not None else provider_of(metadata[row])
+        numbers = _numbers([durations[row] for row in rows], prompts, completions, models, pricing)
+        for column, values in zip(
+            (out.latency, out.cost, out.prompt, out.completion, out.total), numbers, strict=True
+        ):
+            column[where] = values
+        out.success[where] = _success(
+            [statuses[row] for row in rows], [metadata[row] for row in rows]
+        )
+        for row, model in zip(rows, models, strict=True):
+            out.models[row] = model
+            provider = metadata[row].get("provider")
+            out.providers[row] = provider if provider is not None else provider_of(metadata[row])
     return out
 
 
@@ -121,8 +143,8 @@ def _common_counts(
     tokens: list[Any],
     models: list[Any],
     statuses: list[Any],
-) -> list[list[int]] | None:
-    """[prompts, completions] when every row has the common shape, else None. C speed."""
+) -> tuple[list[int], list[int]] | None:
+    """(prompts, completions) when every row has the common shape, else None. C speed."""
     if not (
         _only(durations, int)
         and _only(tokens, dict)
@@ -136,7 +158,7 @@ def _common_counts(
         return None
     prompts: list[Any] = list(map(_get, tokens, repeat("prompt")))
     completions: list[Any] = list(map(_get, tokens, repeat("completion")))
-    return [prompts, completions] if _only(prompts, int) and _only(completions, int) else None
+    return (prompts, completions) if _only(prompts, int) and _only(completions, int) else None
 
 
 def _only(values: list[Any], *kinds: type) -> bool:
@@ -203,36 +225,24 @@ def _derive_rows(
         out.providers[row] = provider if provider is not None else provider_of(fields)
 
 
-def _fill_columns(
-    out: DerivedColumns,
-    rows: list[int] | None,
+def _numbers(
     durations: list[int],
     prompts: list[int],
     completions: list[int],
     models: list[str],
-    statuses: list[str | None],
-    metadata: list[dict[Any, Any]],
     pricing: Mapping[str, tuple[float, float]],
-) -> None:
-    """The column path for ``rows`` (None: every row), as derive computes them."""
-    where: Any = slice(None) if rows is None else np.asarray(rows, dtype=np.intp)
+) -> tuple[FloatColumn, FloatColumn, FloatColumn, FloatColumn, FloatColumn]:
+    """(latency, cost, prompt, completion, total) of common-shape rows, as derive computes them."""
     # Each int converts to the nearest float, as int / float does in derive.
-    out.latency[where] = np.array(durations, dtype=np.float64) / 1e6
+    latency = np.array(durations, dtype=np.float64) / 1e6
     prompt = np.array(prompts, dtype=np.float64)
     completion = np.array(completions, dtype=np.float64)
-    out.prompt[where] = prompt
-    out.completion[where] = completion
     # The total is prompt + completion as ints, then one rounding (as derive's tuple).
-    out.total[where] = np.array(list(map(add, prompts, completions)), dtype=np.float64)
+    total = np.array(list(map(add, prompts, completions)), dtype=np.float64)
     input_rates, output_rates = _rates(models, pricing)
     priced = (prompt * input_rates + completion * output_rates) / 1_000_000
-    out.cost[where] = np.where(np.isfinite(priced), priced, _NAN)
-    out.success[where] = _success(statuses, metadata, rows)
-    if rows is None:
-        out.models = models
-    else:
-        for row, model in zip(rows, models, strict=True):
-            out.models[row] = model
+    cost = np.where(np.isfinite(priced), priced, _NAN)
+    return latency, cost, prompt, completion, total
 
 
 def _rates(models: list[str], pricing: Mapping[str, tuple[float, float]]) -> tuple[Any, Any]:
@@ -247,14 +257,11 @@ def _rates(models: list[str], pricing: Mapping[str, tuple[float, float]]) -> tup
     )
 
 
-def _success(
-    statuses: list[str | None], metadata: list[dict[Any, Any]], rows: list[int] | None
-) -> npt.NDArray[np.int8]:
+def _success(statuses: list[str | None], metadata: list[dict[Any, Any]]) -> npt.NDArray[np.int8]:
     """-1/0/1 from the str status, else from ``metadata["response"]`` (no error here)."""
     codes: list[Any] = list(map(_status_code, statuses))
     if None in codes:
         for at, code in enumerate(codes):
             if code is None:
-                fields = metadata[at if rows is None else rows[at]]
-                codes[at] = -1 if fields.get("response") is None else 1
+                codes[at] = -1 if metadata[at].get("response") is None else 1
     return np.array(codes, dtype=np.int8)
