@@ -89,12 +89,32 @@ def _within_budget(fields: list[Any]) -> int:
     return max(bisect_right(list(accumulate(sizes)), RUN_BYTES), 1)
 
 
+#: (columns, payloads, extras, events dropped) of a prepared run.
+Prepared = tuple[dict[str, Any], list[bytes], dict[int, Any], int]
+
+
 def collect_run(state: ExperimentState, items: list[Any]) -> None:
     """Enrich, store and queue for the statistics a run of events (see module doc)."""
+    prepared = prepare_run(state, items)
+    if prepared is not None:
+        store_prepared_run(state, prepared)
+
+
+def store_prepared_run(state: ExperimentState, prepared: Prepared) -> None:
+    """Count a prepared run's dropped events, store its rows, queue its statistics."""
+    columns, payloads, extras, dropped = prepared
+    if dropped:
+        state.mailbox.count_drops(dropped)
+    if payloads:
+        store_columns(state, columns, payloads, extras)
+
+
+def prepare_run(state: ExperimentState, items: list[Any]) -> Prepared | None:
+    """A run's columns, payloads and kept objects; changes nothing but the code tables."""
     names = items[0::EVENT_SLOTS]
     size = len(names)
     if not size:
-        return
+        return None
     dropped: set[int] = set()
     stamps = _stamps(items[4::EVENT_SLOTS], state.nanosecond_stamps, dropped)
     fields = items[1::EVENT_SLOTS]
@@ -132,17 +152,14 @@ def collect_run(state: ExperimentState, items: list[Any]) -> None:
         extras = {new_row[row]: value for row, value in extras.items()}
         size = len(rows)
     if not size:
-        state.mailbox.count_drops(len(dropped))
-        return
+        return columns, [], {}, len(dropped)
     store = state.store
     columns["names"] = _name_codes(store.names, names)
     columns["model"] = _codes(store.models, models, plain=not extras)
     columns["provider"] = _codes(store.providers, providers, plain=not extras)
     columns["serial"] = np.fromiter(map(call, repeat(ids.next_serial, size)), np.int64, size)
     columns["prefix"] = np.full(size, prefix_code(), dtype=np.uint16)
-    if dropped:
-        state.mailbox.count_drops(len(dropped))
-    store_columns(state, columns, payloads, extras)
+    return columns, payloads, extras, len(dropped)
 
 
 def _stamps(stamps: list[Any], nanoseconds: bool, dropped: set[int]) -> Any:

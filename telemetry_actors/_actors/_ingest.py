@@ -24,7 +24,7 @@ from .._stats._sampling import AdaptiveSampler
 from .._storage._block import TOKENS_FLOAT
 from .._storage._codes import NONE_CODE
 from ._batch import custom_value, observe_one, sampling_key, store_rows
-from ._bulk_ingest import collect_run, take_run
+from ._bulk_ingest import prepare_run, store_prepared_run, take_run
 from ._mailbox import EVENT_SLOTS
 from ._row_fields import field_of, settle
 from ._state import ExperimentState
@@ -78,7 +78,7 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
         if message is not None:  # back in front until the run is stored, in case it raises
             queue.appendleft(message)
         try:
-            collect_run(state, items)
+            prepared = prepare_run(state, items)
         except Exception:
             # A bug somewhere in the run: redo it event by event, which loses
             # (and counts) only the event that raises.
@@ -89,6 +89,8 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
         else:
             if message is not None:
                 queue.popleft()
+            if prepared is not None:
+                store_prepared_run(state, prepared)
             return taken, message
         limit = taken
     return ingest_one_by_one(state, queue, limit)
