@@ -59,3 +59,41 @@ def full_collections_held() -> Iterator[None]:
                 young, middle, oldest = gc.get_threshold()
                 if oldest == HELD:
                     gc.set_threshold(young, middle, _saved)
+
+
+#: The youngest generation's threshold while held: above any run's allocations.
+YOUNG_HELD = 1 << 20
+
+_young_holders = 0
+_young_saved = 0
+
+
+def hold_young_collections() -> None:
+    """No young collection starts until :func:`release_young_collections`.
+
+    For the actor's bulk ingest: a run decodes a few thousand short-lived
+    containers at once; a young collection in the middle would find them
+    alive and promote them, and promotions are what trigger full
+    collections (50-200 ms over a large heap, on the event loop). Held, the
+    run's objects are freed by reference counting before any collection
+    sees them. Reentrant and thread-safe; cost: a lock and one
+    ``gc.set_threshold`` per call. Always pair with the release.
+    """
+    global _young_holders, _young_saved
+    with _lock:
+        if _young_holders == 0:
+            young, middle, oldest = gc.get_threshold()
+            _young_saved = young
+            gc.set_threshold(YOUNG_HELD, middle, oldest)
+        _young_holders += 1
+
+
+def release_young_collections() -> None:
+    """End a :func:`hold_young_collections` (the threshold comes back after the last)."""
+    global _young_holders
+    with _lock:
+        _young_holders -= 1
+        if _young_holders == 0:
+            young, middle, oldest = gc.get_threshold()
+            if young == YOUNG_HELD:  # unless someone set another meanwhile
+                gc.set_threshold(_young_saved, middle, oldest)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -23,58 +22,13 @@ from telemetry_actors._actors._bulk_ingest import RUN_BYTES, collect_run, take_r
 from telemetry_actors._actors._derive_batch import derive_batch
 from telemetry_actors._actors._ingest import ingest, ingest_one_by_one
 from telemetry_actors._actors._state import ExperimentState
-from telemetry_actors._emit._emit import capture
 from telemetry_actors._enrichment import derive, model_of, provider_of
-from telemetry_actors._experiment import Experiment, ExperimentStatus
-from telemetry_actors._pricing import merge_pricing
 from telemetry_actors._storage._block import COLUMNS
-
-PRICING = merge_pricing({"priced": (0.5, 1.5)})
-NAMES = (("req_llm", "request", "stop"), ("agent", "step"))
+from tests.ingest_slots import NAMES, PRICING, ingest_state, llm_call, mailbox_slots
 
 
 class Color(enum.Enum):
     RED = "red"
-
-
-class _Mailbox:
-    """What ingest uses of a mailbox (a real one needs a running event loop)."""
-
-    def __init__(self) -> None:
-        self.queue: deque[Any] = deque()
-        self.dropped = 0
-
-    def count_drops(self, n: int) -> None:
-        self.dropped += n
-
-
-def _state() -> ExperimentState:
-    record = Experiment(
-        id="e1",
-        name="bulk",
-        status=ExperimentStatus.RUNNING,
-        started_at=datetime(2026, 1, 1, tzinfo=UTC),
-    )
-    return ExperimentState(
-        record=record,
-        patterns=(),
-        mailbox=_Mailbox(),  # type: ignore[arg-type]
-        pricing=PRICING,
-        emit_clock=lambda: 0,
-        nanosecond_stamps=False,
-    )
-
-
-def _slots(events: list[tuple[Any, Any, Any, Any]]) -> list[Any]:
-    """Mailbox slots for (name, measurements, metadata, stamp), as ``emit`` queues them."""
-    slots: list[Any] = []
-    for name, measurements, metadata, stamp in events:
-        fields = capture(measurements, metadata)
-        if type(fields) is bytes:
-            slots += [name, fields, measurements, metadata, stamp]
-        else:
-            slots += [name, fields, None, None, stamp]
-    return slots
 
 
 def _stored(state: ExperimentState) -> dict[str, Any]:
@@ -108,8 +62,8 @@ def _one_by_one(state: ExperimentState, slots: list[Any]) -> None:
 
 
 def _both(events: list[tuple[Any, Any, Any, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-    slots = _slots(events)
-    bulk, single = _state(), _state()
+    slots = mailbox_slots(events)
+    bulk, single = ingest_state(), ingest_state()
     collect_run(bulk, list(slots))
     _one_by_one(single, slots)
     return _stored(bulk), _stored(single)
@@ -213,22 +167,8 @@ def test_bulk_stores_what_one_by_one_stores(events: list[tuple[Any, Any, Any, An
     _assert_same(bulk, single)
 
 
-def _llm(i: int) -> tuple[Any, Any, Any, Any]:
-    return (
-        NAMES[i % 2],
-        {"duration": 1_000_000 + i * 7919, "status": "error" if i % 7 == 0 else "ok"},
-        {
-            "model": ("gpt-4", "priced", "claude-3-sonnet")[i % 3],
-            "provider": "openai",
-            "tokens": {"prompt": 100 + i, "completion": 20 + i},
-            "sample_id": f"s{i}",
-        },
-        1_000 + (i * 37) % 101,  # out of time order within the run
-    )
-
-
 def test_common_shape_matches_and_prices_each_model() -> None:
-    events = [_llm(i) for i in range(300)]
+    events = [llm_call(i) for i in range(300)]
     bulk, single = _both(events)
     _assert_same(bulk, single)
     assert bulk["rows"] == 300
@@ -241,12 +181,12 @@ def test_common_shape_matches_and_prices_each_model() -> None:
 
 
 def test_fields_changed_after_emit_store_what_was_emitted() -> None:
-    events = [_llm(i) for i in range(20)]
-    slots = _slots(events)
+    events = [llm_call(i) for i in range(20)]
+    slots = mailbox_slots(events)
     for _, _, metadata, _ in events:
         metadata["model"] = "changed"  # after the emit, before the actor reads it
         metadata["tokens"]["prompt"] = -1
-    bulk, single = _state(), _state()
+    bulk, single = ingest_state(), ingest_state()
     collect_run(bulk, list(slots))
     _one_by_one(single, slots)
     _assert_same(_stored(bulk), _stored(single))
@@ -269,14 +209,14 @@ class _Raising:
 
 
 def test_a_value_raising_in_comparison_is_dropped_or_kept_as_one_by_one() -> None:
-    events = [_llm(i) for i in range(10)]
+    events = [llm_call(i) for i in range(10)]
     events[3] = (NAMES[0], {"duration": 5}, {"model": _Raising()}, 2_000)
     bulk, single = _both(events)
     _assert_same(bulk, single)
 
 
 def test_take_run_stops_at_a_message_and_puts_the_rest_back() -> None:
-    slots = _slots([_llm(i) for i in range(3)])
+    slots = mailbox_slots([llm_call(i) for i in range(3)])
     message = object()
     queue: deque[Any] = deque([*slots[:10], message, *slots[10:]])
     items, taken, found = take_run(queue, 256)
@@ -287,7 +227,7 @@ def test_take_run_stops_at_a_message_and_puts_the_rest_back() -> None:
 
 
 def test_take_run_takes_at_most_limit_events() -> None:
-    slots = _slots([_llm(i) for i in range(5)])
+    slots = mailbox_slots([llm_call(i) for i in range(5)])
     queue: deque[Any] = deque(slots)
     items, taken, found = take_run(queue, 2)
     assert (taken, found, items) == (2, None, slots[:10])
@@ -296,7 +236,7 @@ def test_take_run_takes_at_most_limit_events() -> None:
 
 def test_take_run_cuts_huge_payloads_at_the_byte_budget() -> None:
     big = {"text": "x" * (RUN_BYTES // 3)}
-    slots = _slots([(NAMES[0], {"duration": 1}, big, 1_000) for _ in range(6)])
+    slots = mailbox_slots([(NAMES[0], {"duration": 1}, big, 1_000) for _ in range(6)])
     message = object()
     queue: deque[Any] = deque([*slots, message])
     items, taken, found = take_run(queue, 256)
@@ -305,15 +245,15 @@ def test_take_run_cuts_huge_payloads_at_the_byte_budget() -> None:
 
 
 def test_one_huge_event_is_still_taken() -> None:
-    slots = _slots([(NAMES[0], {"duration": 1}, {"text": "x" * (2 * RUN_BYTES)}, 1_000)])
+    slots = mailbox_slots([(NAMES[0], {"duration": 1}, {"text": "x" * (2 * RUN_BYTES)}, 1_000)])
     items, taken, _ = take_run(deque(slots), 256)
     assert taken == 1
     assert items == slots
 
 
 def test_ingest_takes_the_bulk_path_only_without_sampling_or_detection() -> None:
-    state = _state()
-    slots = _slots([_llm(i) for i in range(4)])
+    state = ingest_state()
+    slots = mailbox_slots([llm_call(i) for i in range(4)])
     state.mailbox.queue.extend(slots)
     taken, message = ingest(state, state.mailbox.queue, 256)
     assert (taken, message) == (4, None)
@@ -322,11 +262,11 @@ def test_ingest_takes_the_bulk_path_only_without_sampling_or_detection() -> None
 
 @pytest.mark.parametrize("nanoseconds", [False, True])
 def test_time_stamps_in_nanoseconds_and_beyond_int64_are_handled_alike(nanoseconds: bool) -> None:
-    events = [_llm(i) for i in range(5)]
+    events = [llm_call(i) for i in range(5)]
     events[1] = (*events[1][:3], 2**80)  # beyond int64 even in ns: the row is dropped
     events[2] = (*events[2][:3], 1_700_000_000_123_456_789)
-    slots = _slots(events)
-    bulk, single = _state(), _state()
+    slots = mailbox_slots(events)
+    bulk, single = ingest_state(), ingest_state()
     bulk.nanosecond_stamps = single.nanosecond_stamps = nanoseconds
     collect_run(bulk, list(slots))
     _one_by_one(single, slots)

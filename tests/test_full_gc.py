@@ -15,8 +15,17 @@ from typing import Any
 import pytest
 
 from telemetry_actors import Runtime, emit
-from telemetry_actors._full_gc import HELD, full_collections_held, holders
+from telemetry_actors._actors._ingest import ingest
+from telemetry_actors._full_gc import (
+    HELD,
+    YOUNG_HELD,
+    full_collections_held,
+    hold_young_collections,
+    holders,
+    release_young_collections,
+)
 from tests.conftest import FakeClock
+from tests.ingest_slots import ingest_state, llm_call, mailbox_slots
 
 
 @pytest.fixture
@@ -105,3 +114,47 @@ async def test_a_loaded_archive_leaves_no_objects_for_the_collector(
         {"tokens": {"prompt": 0}, "tags": [0]},
         {"tokens": {"prompt": 1}, "tags": [1]},
     ]
+
+
+def test_young_collections_come_back_after_the_last_holder() -> None:
+    before = gc.get_threshold()
+    hold_young_collections()
+    hold_young_collections()
+    assert gc.get_threshold() == (YOUNG_HELD, before[1], before[2])
+    release_young_collections()
+    assert gc.get_threshold()[0] == YOUNG_HELD
+    release_young_collections()
+    assert gc.get_threshold() == before
+
+
+def test_a_young_threshold_set_while_held_is_kept() -> None:
+    before = gc.get_threshold()
+    try:
+        hold_young_collections()
+        gc.set_threshold(1234, before[1], before[2])  # the host changes its mind meanwhile
+        release_young_collections()
+        assert gc.get_threshold()[0] == 1234
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_a_bulk_run_leaves_no_young_collection_to_promote_its_objects() -> None:
+    """512 events decode about 2,000 containers: without the hold, young collections
+    would find them alive mid-run and promote them towards a full collection."""
+    state = ingest_state()
+    slots = mailbox_slots([llm_call(i) for i in range(512)])
+    state.mailbox.queue.extend(slots)
+    started: list[int] = []
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    gc.callbacks.append(callback)
+    try:
+        taken, _ = ingest(state, state.mailbox.queue, 512)
+    finally:
+        gc.callbacks.remove(callback)
+    assert taken == 512
+    assert len(state.store) == 512
+    assert started == []

@@ -20,6 +20,7 @@ from typing import Any
 
 from .._enrichment import derive, model_of, provider_of
 from .._event import ids
+from .._full_gc import hold_young_collections, release_young_collections
 from .._stats._sampling import AdaptiveSampler
 from .._storage._block import TOKENS_FLOAT
 from .._storage._codes import NONE_CODE
@@ -77,6 +78,7 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
         items, taken, message = take_run(queue, limit)
         if message is not None:  # back in front until the run is stored, in case it raises
             queue.appendleft(message)
+        hold_young_collections()  # the run's objects die young (see _full_gc)
         try:
             prepared = prepare_run(state, items)
         except Exception:
@@ -92,6 +94,8 @@ def ingest(state: ExperimentState, queue: deque[Any], limit: int) -> tuple[int, 
             if prepared is not None:
                 store_prepared_run(state, prepared)
             return taken, message
+        finally:
+            release_young_collections()
         limit = taken
     return ingest_one_by_one(state, queue, limit)
 
