@@ -122,6 +122,8 @@ class RuntimeCore:
         self._watcher: Any = None
         #: Set by the next record change another runtime makes (see ``_record_change``).
         self._record_changed: Any = None
+        #: The async library running the loop, named in loop callbacks (see _runtime_database).
+        self._async_library: str | None = None
         self._origin = 0
         self._state = RuntimeState.UNOPENED
         self._registry = Registry()

@@ -32,6 +32,11 @@ from ._storage._durable import DurableStore
 from ._storage._open import open_database
 from ._storage._writer import Writer
 
+try:  # anyio asks sniffio which library runs the loop, when sniffio is installed
+    import sniffio
+except ImportError:  # pragma: no cover - then anyio assumes asyncio on a running loop
+    sniffio = None  # type: ignore[assignment]
+
 logger = logging.getLogger("telemetry_actors")
 
 #: Seconds between two looks at a SQLite database for other runtimes' changes.
@@ -94,6 +99,7 @@ class DatabaseMixin(RuntimeCore):
         self._database = database
         self._origin = origin
         schedule = _schedule_on_this_loop()
+        self._async_library = sniffio.current_async_library() if sniffio is not None else None
         self._writer = Writer(database, schedule)
         self._writer.start()
         for stored in records:
@@ -214,11 +220,18 @@ class DatabaseMixin(RuntimeCore):
         return changed
 
     def _on_record_change(self, experiment_id: str, stored: StoredRecord | None) -> None:
-        """On the loop: another runtime changed (or deleted) an experiment's record."""
+        """On the loop: another runtime changed (or deleted) an experiment's record.
+
+        Runs as a loop callback, outside any task, where anyio cannot tell
+        which library runs the loop; adopting an experiment spawns its actor
+        with anyio, so the library is named here for the callback's length.
+        """
         changed, self._record_changed = self._record_changed, None
+        named = _name_async_library(self._async_library)
         try:
             self._apply_record_change(experiment_id, stored)
         finally:
+            _unname_async_library(named)
             if changed is not None:
                 changed.set()  # after the SyncRecord: reads queue behind it
 
@@ -233,6 +246,18 @@ class DatabaseMixin(RuntimeCore):
                 state.mailbox.put_message(SyncRecord(stored))
         else:
             self._adopt(stored)
+
+
+def _name_async_library(name: str | None) -> Any:
+    """Tell sniffio (which anyio asks) the loop's library in a task-less callback."""
+    if sniffio is None or name is None:
+        return None
+    return sniffio.current_async_library_cvar.set(name)
+
+
+def _unname_async_library(token: Any) -> None:
+    if sniffio is not None and token is not None:
+        sniffio.current_async_library_cvar.reset(token)
 
 
 def _schedule_on_this_loop() -> Callable[[Callable[[], None]], Any]:

@@ -388,3 +388,29 @@ async def test_commits_write_chunks_a_short_window_can_afford(
     assert sum(sizes) == metrics.summary.total_events == 50_120
     assert max(sizes) <= CHUNK_ROWS
     assert len(sizes) < 50_000 // CHUNK_ROWS + 1 + 16  # the small ones were merged
+
+
+async def test_an_experiment_started_in_another_runtime_is_adopted_cleanly(
+    db: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The change reaches this runtime in a loop callback, outside any task: adopting the
+    experiment there raised NoEventLoopError (logged by asyncio) and left it without an
+    actor, so every later call on it hung."""
+    import logging
+
+    import anyio
+
+    caplog.set_level(logging.ERROR)
+    async with (
+        Runtime(clock=clock, database=db) as first,
+        Runtime(clock=clock, database=db) as second,
+    ):
+        exp = await first.start_experiment("elsewhere")
+        with anyio.fail_after(5):
+            while True:
+                changed = second._record_change()
+                if exp.id in second._registry:
+                    break
+                await changed.wait()
+            assert (await second.get_experiment(exp.id)).name == "elsewhere"
+    assert [record.getMessage() for record in caplog.records] == []
