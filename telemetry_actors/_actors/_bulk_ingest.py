@@ -123,7 +123,7 @@ def prepare_run(state: ExperimentState, items: list[Any]) -> Prepared | None:
     kinds = np.full(size, KIND_MSGPACK, dtype=np.uint8)
     payloads: list[bytes] = fields.copy()  # rows settled one by one replace theirs
     kept: dict[int, Any] = {}
-    measurements, metadata = _fields(items, fields, kinds, payloads, kept, dropped)
+    measurements, metadata = _fields(items, fields, kinds, payloads, kept)
     derived = derive_batch(measurements, metadata, state.pricing)
     for row, value in kept.items():
         if not _derive_kept(derived, row, value, state):
@@ -190,7 +190,6 @@ def _fields(
     kinds: Any,
     payloads: list[bytes],
     kept: dict[int, Any],
-    dropped: set[int],
 ) -> tuple[list[Any], list[Any]]:
     """Each row's (measurements, metadata) as enrichment reads them; fills kinds/payloads/kept.
 
@@ -217,13 +216,9 @@ def _fields(
     for row, (encoded, given, given_meta) in enumerate(
         zip(fields, given_measurements, given_metadata, strict=True)
     ):
-        try:
-            kind, payload, value, row_measurements, row_metadata = settle(
-                encoded, given, given_meta
-            )
-        except BaseException:
-            dropped.add(row)
-            raise  # no caller code's error gets here: a bug, the actor crashes (and restarts)
+        # Raises only on a bug (no caller code's error gets here): ingest redoes
+        # the run event by event, which isolates and counts the event.
+        kind, payload, value, row_measurements, row_metadata = settle(encoded, given, given_meta)
         kinds[row], payloads[row] = kind, payload
         if value is not None:
             kept[row] = value
