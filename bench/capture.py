@@ -15,7 +15,7 @@ call and loop overhead is in every variant alike, nothing is subtracted):
 - what the library does: one ``msgspec.msgpack`` encode of the pair
   (``telemetry_actors._emit._capture.encode_fields``) plus the byte scan
   (``may_hold_markers``: a translate that returns the same object when no
-  byte changes, plus an ``rfind``) that proves the bytes decode back
+  byte changes, plus an ``rpartition``) that proves the bytes decode back
   exactly; and the same encode with the scan emit used before (a translate
   deleting every non-marker byte), for the before/after of that scan;
 - the library's exact fallback (``capture_exact``), used when that scan

@@ -94,9 +94,10 @@ def emit(
     try:
         fields: Any = encode_fields((measurements, metadata))
         # is_plain, inlined (see may_hold_markers): any byte changed, or a
-        # 0x92 after the pair's own header, sends it to the typed decode.
+        # 0x92 after the pair's own header (a non-empty head), sends it to
+        # the typed decode.
         if (
-            fields.translate(KEEP_NON_MARKERS) is not fields or fields.rfind(b"\x92") > 0
+            fields.translate(KEEP_NON_MARKERS) is not fields or fields.rpartition(b"\x92")[0]
         ) and not is_plain(fields):
             fields = capture(measurements, metadata)
     except BaseException:
