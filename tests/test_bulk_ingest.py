@@ -17,7 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from telemetry_actors._actors import _bulk_ingest as bulk_module
 from telemetry_actors._actors import _ingest as ingest_module
+from telemetry_actors._actors import _row_fields as row_fields_module
 from telemetry_actors._actors._bulk_ingest import RUN_BYTES, collect_run, take_run
 from telemetry_actors._actors._derive_batch import derive_batch
 from telemetry_actors._actors._ingest import ingest, ingest_one_by_one
@@ -194,6 +196,43 @@ def test_fields_changed_after_emit_store_what_was_emitted() -> None:
     assert not np.any(bulk.store.blocks()[0].prompt == -1)
 
 
+def test_fields_changed_while_the_run_is_enriched_store_and_price_what_was_emitted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Enriched from the caller's objects, checked afterwards: a change meanwhile counts."""
+    events = [llm_call(i) for i in range(20)]
+    slots = mailbox_slots(events)
+    enrich = bulk_module.derive_batch
+
+    def change_then_enrich(*args: Any) -> Any:
+        for _, _, metadata, _ in events:  # as another thread could, mid-run
+            metadata["model"] = "changed"
+            metadata["tokens"]["prompt"] = -1
+        return enrich(*args)
+
+    monkeypatch.setattr(bulk_module, "derive_batch", change_then_enrich)
+    bulk = ingest_state()
+    collect_run(bulk, list(slots))
+    monkeypatch.undo()
+    single = ingest_state()
+    _one_by_one(single, mailbox_slots([llm_call(i) for i in range(20)]))
+    _assert_same(_stored(bulk), _stored(single))
+    assert "changed" not in bulk.store.models.view()
+    assert not np.any(bulk.store.blocks()[0].prompt == -1)
+
+
+def test_unchanged_builtin_fields_are_enriched_without_decoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_decoding(*args: Any) -> Any:
+        raise AssertionError("decoded although the caller's objects were unchanged")
+
+    monkeypatch.setattr(row_fields_module, "decode_fields", no_decoding)
+    state = ingest_state()
+    collect_run(state, mailbox_slots([llm_call(i) for i in range(20)]))
+    assert len(state.store) == 20
+
+
 class _Refusal(BaseException):
     """Not an Exception: what a caller's code may raise all the same."""
 
@@ -296,9 +335,7 @@ def test_derive_batch_equals_derive_row_by_row(pairs: list[tuple[Any, Any]]) -> 
         for value, want in zip(got, expected, strict=True):
             assert _same_float(value, None if want is None else float(want))
         model, provider = metadata.get("model"), metadata.get("provider")
-        assert _same_value(
-            columns.models[row], model if model is not None else model_of(metadata)
-        )
+        assert _same_value(columns.models[row], model if model is not None else model_of(metadata))
         assert _same_value(
             columns.providers[row], provider if provider is not None else provider_of(metadata)
         )

@@ -7,7 +7,9 @@ numbered as there; each failed on the code before the fix.
 from __future__ import annotations
 
 import array
+import collections
 import copy
+import enum
 import gc
 import json
 import math
@@ -24,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from telemetry_actors import (
+    AnomalyDetection,
     ExperimentNotFoundError,
     ExperimentStatus,
     LastN,
@@ -92,6 +95,40 @@ async def test_1_nested_numbers_and_bytearrays_keep_their_values(rt: Runtime) ->
     assert type(event.metadata["scores"][1]["k"]) is int
     assert event.metadata["raw"] == bytearray(b"ab")
     assert type(event.metadata["raw"]) is bytearray
+
+
+class _Colour(enum.StrEnum):
+    RED = "red"
+
+
+class _Tagged(dict[str, Any]):
+    """A dict subclass with nothing overridden: equal to a plain dict with its items."""
+
+
+#: Values MessagePack writes exactly like a plain value of another type, and
+#: that compare equal to it: only their type tells them apart.
+_PLAIN_LOOKALIKES = [
+    _Colour.RED,
+    collections.OrderedDict(a=1),
+    collections.Counter(a=2),
+    _Tagged(b=3),
+]
+
+
+@pytest.mark.parametrize("detect", [False, True], ids=["bulk", "event-by-event"])
+@pytest.mark.parametrize("value", _PLAIN_LOOKALIKES, ids=lambda value: type(value).__name__)
+async def test_1_values_written_like_plain_ones_keep_their_type(
+    rt: Runtime, value: Any, detect: bool
+) -> None:
+    """A str enum or a dict subclass nested in the fields comes back as itself, not as str/dict."""
+    options: dict[str, Any] = {"anomaly_detection": AnomalyDetection()} if detect else {}
+    experiment = await rt.start_experiment("lookalikes", events=["x"], **options)
+    emit("x", {"duration": 5}, {"value": value, "model": "gpt-4"})
+    await rt.flush()
+    (event,) = await rt.get_all(experiment.id)
+    assert event.metadata["value"] == value
+    assert type(event.metadata["value"]) is type(value)
+    assert event.latency_ms == 5e-6
 
 
 # ------------------------------------------------------------------ 2. capture at emit

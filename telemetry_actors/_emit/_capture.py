@@ -57,6 +57,10 @@ _encoder = msgspec.msgpack.Encoder(
 )
 #: (measurements, metadata) -> MessagePack bytes; raises on what it must not write.
 encode_fields = _encoder.encode
+#: ``encode_fields`` without the conversion of other numbers: raises for every
+#: value MessagePack does not write itself (numpy scalars included). Used by
+#: the actor to prove that the caller's objects still hold what was encoded.
+encode_builtin_fields = msgspec.msgpack.Encoder(decimal_format=_refuse, uuid_format="bytes").encode
 
 
 #: Bytes that may open a MessagePack array (0x90-0x9f, 0xdc, 0xdd), binary
