@@ -166,9 +166,10 @@ class Database(ChunkTables):
         pauses: Pauses,
         patterns: list[list[str]],
     ) -> None:
-        """Insert or replace an experiment's record."""
+        """Insert or replace an experiment's record, and tell the other runtimes."""
         with self.transaction(connection) as cursor:
             self._write_record(cursor, record, pauses, patterns)
+            self.after_change(cursor, record.id)
 
     def _write_record(
         self, cursor: Any, record: Experiment, pauses: Pauses, patterns: list[list[str]]

@@ -400,8 +400,6 @@ async def test_an_experiment_started_in_another_runtime_is_adopted_cleanly(
 
     import anyio
 
-    if db.startswith("postgresql"):
-        pytest.skip("PostgreSQL variant: the notification timed out in 1 of 3 full runs (open)")
     caplog.set_level(logging.ERROR)
     async with (
         Runtime(clock=clock, database=db) as first,

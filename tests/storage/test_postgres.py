@@ -170,3 +170,29 @@ async def test_a_lost_connection_is_retried_and_loses_nothing(
     async with Runtime(database=postgres_url) as again:
         assert (await again.get_experiment(exp.id)).status is ExperimentStatus.RUNNING
         assert (await again.calculate_metrics(exp.id)).summary.total_events == 1_000
+
+
+def test_a_new_experiment_record_is_announced(postgres_url: str) -> None:
+    """Saving a new record sends the change notice, as every later change does.
+
+    Without it a runtime heard of an experiment started elsewhere only if it
+    happened to catch up (at start) after the commit: the adoption test timed
+    out in about one run in ten.
+    """
+    import psycopg
+
+    from telemetry_actors._storage._open import open_database
+    from tests.ingest_slots import ingest_state
+
+    record = ingest_state().record
+    database = open_database(postgres_url)
+    try:
+        connection = database.connection()
+        database.migrate(connection)
+        with psycopg.connect(postgres_url, autocommit=True) as listener:
+            listener.execute(f"LISTEN {database.CHANNEL}")  # type: ignore[attr-defined]
+            database.save_record(connection, record, [], [])
+            heard = [notice.payload for notice in listener.notifies(timeout=2, stop_after=1)]
+    finally:
+        database.close_all()
+    assert heard == [record.id]
