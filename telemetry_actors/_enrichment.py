@@ -158,17 +158,19 @@ def cost_usd(
     """``metadata["cost"]``, else priced ``tokens``, else ``measurements["cost"]``.
 
     The first source that is present decides; an unusable value gives None.
-    Tokens are priced only when ``metadata["model"]`` is a str (unknown models
-    at the default rates).
+    Tokens are priced only when ``metadata["model"]`` is a str, a str enum
+    included (unknown models at the default rates).
     """
     cost = metadata.get("cost", _MISSING)
     if cost is not _MISSING:
         return finite_number(cost)
     model = model_of(metadata)
-    if type(model) is str and ("tokens" in metadata or _genai_usage(metadata) is not None):
+    if isinstance(model, str) and ("tokens" in metadata or _genai_usage(metadata) is not None):
         if tokens is None:
             return None
-        input_rate, output_rate = pricing.get(model, UNKNOWN_MODEL_RATES)
+        # A str enum or other str subclass is priced by its text: str.__str__
+        # copies the text without running the subclass's own code.
+        input_rate, output_rate = pricing.get(str.__str__(model), UNKNOWN_MODEL_RATES)
         return finite_number((tokens[0] * input_rate + tokens[1] * output_rate) / 1_000_000)
     cost = measurements.get("cost", _MISSING)
     if cost is not _MISSING:
@@ -181,7 +183,8 @@ def success(measurements: Mapping[str, Any], metadata: Mapping[str, Any]) -> boo
     if metadata.get("error") or metadata.get("exception"):
         return False
     status = measurements.get("status")
-    if type(status) is str:
+    if isinstance(status, str):
+        status = str.__str__(status)  # a str enum reads as its text (see cost_usd)
         if status == "ok":
             return True
         if status == "error":
@@ -259,6 +262,8 @@ def derive(
             outcome: bool | None = False
         else:
             status = measurements.get("status")
+            if type(status) is not str and isinstance(status, str):
+                status = str.__str__(status)  # a str enum reads as its text (see cost_usd)
             if status == "ok" and type(status) is str:
                 outcome = True
             elif status == "error" and type(status) is str:

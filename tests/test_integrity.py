@@ -131,6 +131,33 @@ async def test_1_values_written_like_plain_ones_keep_their_type(
     assert event.latency_ms == 5e-6
 
 
+class _Model(enum.StrEnum):
+    GPT4 = "gpt-4"
+
+
+class _Status(str, enum.Enum):  # noqa: UP042 - the older mixin spelling, whose str() differs
+    OK = "ok"
+
+
+@pytest.mark.parametrize("detect", [False, True], ids=["bulk", "event-by-event"])
+async def test_1_a_str_enum_model_and_status_are_read_by_their_text(
+    rt: Runtime, detect: bool
+) -> None:
+    """Kept as enums, and priced and judged as the same text would be."""
+    options: dict[str, Any] = {"anomaly_detection": AnomalyDetection()} if detect else {}
+    experiment = await rt.start_experiment("enum-fields", events=["x"], **options)
+    tokens = {"prompt": 1_000, "completion": 500}
+    emit("x", {"duration": 5, "status": _Status.OK}, {"model": _Model.GPT4, "tokens": tokens})
+    emit("x", {"duration": 5, "status": "ok"}, {"model": "gpt-4", "tokens": tokens})
+    await rt.flush()
+    as_enums, as_text = await rt.get_all(experiment.id)
+    assert type(as_enums.metadata["model"]) is _Model
+    assert type(as_enums.measurements["status"]) is _Status
+    assert as_text.cost_usd is not None
+    assert as_enums.cost_usd == as_text.cost_usd
+    assert as_enums.success is as_text.success is True
+
+
 # ------------------------------------------------------------------ 2. capture at emit
 
 
