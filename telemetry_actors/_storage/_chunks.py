@@ -8,8 +8,10 @@ any runtime on any host reads it without this runtime's tables. Reading
 remaps the codes into the reader's tables.
 
 Values a database cannot hold as they are (objects of your own classes
-kept by an in-memory store) are written as their ``str()``; everything
-builtin round-trips exactly (marshal keeps tuples, sets, bytes, big ints).
+kept by an in-memory store) are written as their ``str()``, except a dict
+subclass (its items, as a dict) and a str subclass such as a str enum (its
+text); everything builtin round-trips exactly (marshal keeps tuples, sets,
+bytes, big ints).
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ def _builtin(value: Any) -> Any:
         return frozenset(_builtin(item) for item in value)
     if kind is bytearray:
         return bytearray(value)
+    if isinstance(value, dict):  # OrderedDict, Counter…: the items, as the dict they equal
+        return {_builtin(key): _builtin(item) for key, item in dict.items(value)}
+    if isinstance(value, str):  # a str enum: its text (str.__str__ runs no code of its)
+        return str.__str__(value)
     return safe_str(value)
 
 

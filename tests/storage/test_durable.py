@@ -5,6 +5,8 @@ Every test taking ``db`` runs once on each engine (see ``conftest.py``).
 
 from __future__ import annotations
 
+import collections
+import enum
 import math
 import sqlite3
 from pathlib import Path
@@ -59,6 +61,35 @@ async def test_events_and_records_survive_the_runtime(db: str, clock: FakeClock)
         assert fields(after) == fields(before)
         assert [e.event_id for e in after] == [e.event_id for e in before]
         assert await again.calculate_metrics(exp.id) == metrics_before
+
+
+class _Model(enum.StrEnum):
+    GPT4 = "gpt-4"
+
+
+class _Status(str, enum.Enum):  # noqa: UP042 - the older mixin spelling, whose str() differs
+    OK = "ok"
+
+
+async def test_dict_subclasses_and_str_enums_are_kept_as_their_data(
+    db: str, clock: FakeClock
+) -> None:
+    """A database keeps other types as their str(); these keep their data (as before)."""
+    async with Runtime(clock=clock, database=db) as rt:
+        exp = await rt.start_experiment("lookalikes", events=["x"])
+        emit(
+            "x",
+            {"duration": 5, "status": _Status.OK},
+            {"model": _Model.GPT4, "counts": collections.Counter(a=2), "order": {"b": 1}},
+        )
+        await rt.flush()
+    async with Runtime(clock=clock, database=db) as again:
+        (event,) = await again.get_all(exp.id)
+    assert event.measurements == {"duration": 5, "status": "ok"}
+    assert event.metadata == {"model": "gpt-4", "counts": {"a": 2}, "order": {"b": 1}}
+    assert [type(value) for value in event.metadata.values()] == [str, dict, dict]
+    assert type(event.measurements["status"]) is str
+    assert event.success is True
 
 
 async def test_a_record_change_is_committed_before_the_call_returns(
