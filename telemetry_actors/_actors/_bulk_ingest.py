@@ -197,9 +197,10 @@ def derive_borrowed(
     no number converted (numpy scalars refused), to the emitted bytes. That
     comparison comes after enrichment has read them, so a change made
     meanwhile sends the run down the decoding path. The store keeps the
-    emitted bytes either way. Against decoding and comparing: about 0.6 of
-    the time on bench events (0.75 vs 1.2 µs per event, measured side by
-    side), and no decoded object is built. Never raises.
+    emitted bytes either way. The check costs 0.76 µs per bench event where
+    decoding and comparing cost 1.01 (256 events, same process); a whole run
+    (prepared and stored) takes 0.66-0.78 of the decoding path's time, side
+    by side. Never raises.
     """
     if set(map(type, fields)) != {bytes}:
         return None
