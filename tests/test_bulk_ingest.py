@@ -182,18 +182,27 @@ def test_common_shape_matches_and_prices_each_model() -> None:
     assert expected in cost.tolist()
 
 
-def test_fields_changed_after_emit_store_what_was_emitted() -> None:
-    events = [llm_call(i) for i in range(20)]
-    slots = mailbox_slots(events)
+def _change(events: list[tuple[Any, Any, Any, Any]]) -> None:
+    """Change every event's model and prompt count (after they were emitted)."""
     for _, _, metadata, _ in events:
-        metadata["model"] = "changed"  # after the emit, before the actor reads it
+        metadata["model"] = "changed"
         metadata["tokens"]["prompt"] = -1
-    bulk, single = ingest_state(), ingest_state()
-    collect_run(bulk, list(slots))
-    _one_by_one(single, slots)
+
+
+def _assert_emitted_values_kept(bulk: ExperimentState, single: ExperimentState) -> None:
     _assert_same(_stored(bulk), _stored(single))
     assert "changed" not in bulk.store.models.view()
     assert not np.any(bulk.store.blocks()[0].prompt == -1)
+
+
+def test_fields_changed_after_emit_store_what_was_emitted() -> None:
+    events = [llm_call(i) for i in range(20)]
+    slots = mailbox_slots(events)
+    _change(events)  # after the emit, before the actor reads them
+    bulk, single = ingest_state(), ingest_state()
+    collect_run(bulk, list(slots))
+    _one_by_one(single, slots)
+    _assert_emitted_values_kept(bulk, single)
 
 
 def test_fields_changed_while_the_run_is_enriched_store_and_price_what_was_emitted(
@@ -205,9 +214,7 @@ def test_fields_changed_while_the_run_is_enriched_store_and_price_what_was_emitt
     enrich = bulk_module.derive_batch
 
     def change_then_enrich(*args: Any) -> Any:
-        for _, _, metadata, _ in events:  # as another thread could, mid-run
-            metadata["model"] = "changed"
-            metadata["tokens"]["prompt"] = -1
+        _change(events)  # as another thread could, mid-run
         return enrich(*args)
 
     monkeypatch.setattr(bulk_module, "derive_batch", change_then_enrich)
@@ -216,9 +223,7 @@ def test_fields_changed_while_the_run_is_enriched_store_and_price_what_was_emitt
     monkeypatch.undo()
     single = ingest_state()
     _one_by_one(single, mailbox_slots([llm_call(i) for i in range(20)]))
-    _assert_same(_stored(bulk), _stored(single))
-    assert "changed" not in bulk.store.models.view()
-    assert not np.any(bulk.store.blocks()[0].prompt == -1)
+    _assert_emitted_values_kept(bulk, single)
 
 
 def test_unchanged_builtin_fields_are_enriched_without_decoding(
