@@ -71,8 +71,8 @@ _young_saved = 0
 def hold_young_collections() -> None:
     """No young collection starts until :func:`release_young_collections`.
 
-    For the actor's bulk ingest: a run decodes a few thousand short-lived
-    containers at once; a young collection in the middle would find them
+    For the actor's bulk ingest: a run that has to decode builds a few
+    thousand short-lived containers at once; a young collection in the middle would find them
     alive and promote them, and promotions are what trigger full
     collections (50-200 ms over a large heap, on the event loop). Held, the
     run's objects are freed by reference counting before any collection

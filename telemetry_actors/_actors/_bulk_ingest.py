@@ -39,7 +39,7 @@ from ._mailbox import EVENT_SLOTS
 from ._row_fields import builtin_only, field_of, settle
 from ._state import ExperimentState
 
-#: Payload bytes in one run at most (about a millisecond of decoding).
+#: Payload bytes in one run at most (a millisecond or so of checking or decoding).
 RUN_BYTES = 256 * 1024
 #: What a run counts for an event captured as objects (its size is unknown).
 CAPTURED_BYTES = 4096
@@ -190,7 +190,8 @@ def derive_borrowed(
 ) -> DerivedColumns | None:
     """The run's enrichment read straight from the caller's objects, or None.
 
-    The common case: every event arrived encoded and the caller's objects
+    ``_row_fields.still_encoded`` for a whole run at once, its two halves
+    around the enrichment. The common case: every event arrived encoded and the caller's objects
     still hold exactly what was encoded. That is proven without decoding:
     ``builtin_only`` (one marshal pass: no subclass, enum or other class
     whose type MessagePack would lose), then the objects encode again, with

@@ -7,9 +7,10 @@ common LLM-call shape; every other row goes through ``derive`` itself, so
 the rules live in one place and the result is the same, bit for bit (the
 tests compare the two on arbitrary fields).
 
-A row takes the column path when its fields are decoded MessagePack or an
-exact capture of builtin values (no caller code can run while they are
-read) and:
+Every field it is given holds builtin values only (decoded MessagePack, an
+exact capture, or the caller's objects once ``_bulk_ingest.derive_borrowed``
+has proven them builtin), so no caller code runs while they are read. A
+row takes the column path when:
 
 * ``measurements["duration"]`` is an int;
 * ``metadata["tokens"]`` is a dict of exactly ``prompt`` and ``completion``, ints;
