@@ -346,6 +346,28 @@ def test_derive_batch_equals_derive_row_by_row(pairs: list[tuple[Any, Any]]) -> 
         )
 
 
+@pytest.mark.parametrize(
+    ("prompt", "completion"),
+    [
+        (2**53 + 1, 1),  # float(p) + float(c) rounds twice: 2**53, not 2**53 + 2
+        (2**52 + 1, 2**52 + 2),
+        (2**52 - 1, 2**52 - 1),  # the largest counts added as floats
+        (-(2**53) - 1, -1),
+    ],
+)
+def test_token_totals_are_rounded_once_as_derive_rounds_them(prompt: int, completion: int) -> None:
+    measurements = [{"duration": 1_000_000}] * 3
+    metadata = [
+        {"model": "gpt-4", "tokens": {"prompt": 10, "completion": 5}},
+        {"model": "gpt-4", "tokens": {"prompt": prompt, "completion": completion}},
+        {"model": "gpt-4", "tokens": {"prompt": 7, "completion": 1}},
+    ]
+    columns = derive_batch(measurements, metadata, PRICING)
+    assert columns.total.tolist() == [15.0, float(prompt + completion), 8.0]
+    assert columns.prompt[1] == float(prompt)
+    assert columns.completion[1] == float(completion)
+
+
 def _same_value(value: Any, expected: Any) -> bool:
     """Equal, or both NaN (a NaN model name is stored as emitted, and NaN != NaN)."""
     if isinstance(value, float) and isinstance(expected, float):
