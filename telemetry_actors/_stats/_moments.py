@@ -42,7 +42,9 @@ class Moments:
         batch_mean = batch_total / n
         with np.errstate(over="ignore", invalid="ignore"):  # inf beyond the float range
             deviations = values - batch_mean
-            batch_m2 = float(np.dot(deviations, deviations))
+            # Not np.dot: BLAS wakes OpenBLAS threads that then spin on other
+            # cores (most of a core during a flood; tests/test_other_cores.py).
+            batch_m2 = float(np.square(deviations).sum())
         self.merge_parts(n, batch_total, batch_m2, float(values.min()), float(values.max()))
         self.total.add(values)
         self.count += n
