@@ -11,7 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from telemetry_actors import Runtime, emit
-from telemetry_actors._emit._capture import encode_fields, is_plain, may_hold_markers
+from telemetry_actors._emit._capture import (
+    decodes_plain,
+    encode_fields,
+    is_plain,
+    may_hold_markers,
+)
 
 _leaves = (
     st.none()
@@ -52,6 +57,17 @@ def test_a_payload_the_scan_passes_decodes_to_the_same_values_and_types(
     if is_plain(encoded):
         decoded = msgspec.msgpack.decode(encoded)
         assert _shape(decoded) == _shape([measurements, metadata])
+
+
+@given(_fields, _fields)
+def test_the_scan_never_changes_the_typed_decodes_verdict(
+    measurements: Any, metadata: Any
+) -> None:
+    """The scan only saves the decode: emit asks ``decodes_plain`` alone once it flags."""
+    encoded = encode_fields((measurements, metadata))
+    assert is_plain(encoded) == decodes_plain(encoded)
+    if not decodes_plain(encoded):
+        assert may_hold_markers(encoded)
 
 
 @pytest.mark.parametrize(

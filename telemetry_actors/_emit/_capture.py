@@ -105,8 +105,15 @@ def is_plain(encoded: bytes) -> bool:
 
     Such a payload decodes back exactly. O(len(encoded)), C speed.
     """
-    if not may_hold_markers(encoded):
-        return True
+    return not may_hold_markers(encoded) or decodes_plain(encoded)
+
+
+def decodes_plain(encoded: bytes) -> bool:
+    """:func:`is_plain` without the byte scan, for a payload the scan already flagged.
+
+    A typed decode: about 0.5 µs for 100 bytes of LLM fields, paid by every
+    payload whose numbers' bytes look like a marker (about half of them).
+    """
     try:
         _plain_decoder.decode(encoded)
     except msgspec.ValidationError:

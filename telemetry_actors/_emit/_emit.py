@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._types import EventNameLike
-from ._capture import KEEP_NON_MARKERS, Captured, capture_exact, encode_fields, is_plain
+from ._capture import (
+    KEEP_NON_MARKERS,
+    Captured,
+    capture_exact,
+    decodes_plain,
+    encode_fields,
+    is_plain,
+)
 from ._routes import cached_route, generation, resolve, route_of
 
 #: emit's one-entry route cache: (name object, its route, generation read).
@@ -95,10 +102,10 @@ def emit(
         fields: Any = encode_fields((measurements, metadata))
         # is_plain, inlined (see may_hold_markers): any byte changed, or a
         # 0x92 after the pair's own header (a non-empty head), sends it to
-        # the typed decode.
+        # the typed decode, without scanning it again.
         if (
             fields.translate(KEEP_NON_MARKERS) is not fields or fields.rpartition(b"\x92")[0]
-        ) and not is_plain(fields):
+        ) and not decodes_plain(fields):
             fields = capture(measurements, metadata)
     except BaseException:
         fields = capture(measurements, metadata)
