@@ -2,6 +2,10 @@
 
 Every variant is a tight loop of the same call with the same prebuilt arguments;
 the loop overhead is included in all of them alike (nothing is subtracted).
+One more, ``emit.realistic``, cycles through 10,000 distinct realistic events
+(random numbers, fresh dicts), next to an empty call over the same list: the
+prebuilt payload never holds a byte that looks like a MessagePack marker,
+about half of the realistic ones do and then pay the typed decode.
 The calls of one repetition run in bursts of ``config.burst``; between bursts,
 untimed, the mailboxes are flushed (and the baseline queue emptied), as a live
 actor would drain them, so the garbage collector sees a steady state rather
@@ -20,7 +24,7 @@ from typing import Any
 from telemetry_actors import Runtime, emit
 
 from ._timing import Case, Config, Measurement, per_call, run_cases
-from ._workload import EVENT_NAME, system_clock
+from ._workload import EVENT_NAME, RealisticEvents, system_clock
 
 MEASUREMENTS = {"duration": 1_200_000}
 METADATA = {
@@ -30,6 +34,8 @@ METADATA = {
     "sample_id": "q17",
 }
 LATENCY_MS = 1.2
+#: Distinct realistic events the ``emit.realistic`` case cycles through.
+REALISTIC_EVENTS = 10_000
 
 Loop = Callable[[int], None]
 
@@ -45,6 +51,17 @@ def loop_of(function: Any) -> Loop:
     def loop(n: int) -> None:
         for _ in repeat(None, n):
             function(name, measurements, metadata)
+
+    return loop
+
+
+def varied_loop(function: Any, events: list[tuple[Any, Any, Any]]) -> Loop:
+    """A loop calling ``function(name, measurements, metadata)`` over ``events``, cycled."""
+
+    def loop(n: int) -> None:
+        for at in range(0, n, len(events)):
+            for name, measurements, metadata in events[: n - at]:
+                function(name, measurements, metadata)
 
     return loop
 
@@ -152,6 +169,10 @@ async def run(config: Config) -> list[Measurement]:
     n, burst = config.calls, config.burst
     n_ten = max(1, n // 10)  # ten experiments: a tenth of the calls, as much to flush
     empty_loop, emit_loop = loop_of(empty), loop_of(emit)
+    # Distinct dicts with random numbers: about half of them hold a byte that
+    # looks like an array marker, which the prebuilt payload above never does.
+    realistic = RealisticEvents().chunk(REALISTIC_EVENTS)
+    empty_varied, emit_varied = varied_loop(empty, realistic), varied_loop(emit, realistic)
     observe, record = prometheus_observe(), otel_record()
     async with Runtime(mailbox_size=burst + 1024) as rt:
         one, ten, queue = Attached(rt, 1), Attached(rt, 10), QueueBaseline()
@@ -176,6 +197,12 @@ async def run(config: Config) -> list[Measurement]:
             _case("emit.one", "emit, 1 running experiment", n,
                   lambda: timed_bursts(emit_loop, n, burst, rt.flush),
                   setup=one.setup, teardown=one.teardown),
+            _case("call.empty_varied", "empty function call over the realistic events", n,
+                  lambda: timed_bursts(empty_varied, n, burst)),
+            _case("emit.realistic", "emit, 1 running experiment, realistic events", n,
+                  lambda: timed_bursts(emit_varied, n, burst, rt.flush),
+                  setup=one.setup, teardown=one.teardown,
+                  note=f"{REALISTIC_EVENTS:,} distinct events, cycled"),
             _case("emit.ten", "emit, 10 running experiments", n_ten,
                   lambda: timed_bursts(emit_loop, n_ten, burst, rt.flush),
                   setup=ten.setup, teardown=ten.teardown,

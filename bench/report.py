@@ -157,6 +157,8 @@ EXTRA_RATIOS = (
     ("emit (10 experiments) ÷ Histogram.observe", "emit.ten", "call.prometheus"),
     ("emit (1 experiment) ÷ OTel Histogram.record", "emit.one", "call.otel"),
     ("emit (1 experiment) ÷ Queue.put_nowait", "emit.one", "call.queue_put"),
+    ("emit, realistic events ÷ Histogram.observe", "emit.realistic", "call.prometheus"),
+    ("emit, realistic events ÷ the prebuilt payload", "emit.realistic", "emit.one"),
     ("capture: Python deep copy ÷ empty call", "capture.python_copy", "capture.empty"),
     ("capture: copy.deepcopy ÷ empty call", "capture.deepcopy", "capture.empty"),
     ("capture: marshal.dumps ÷ empty call", "capture.marshal", "capture.empty"),
