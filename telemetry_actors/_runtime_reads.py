@@ -28,7 +28,7 @@ from ._stats._windowed import check_size, windowed
 from ._storage._filters import Filter, check
 from ._storage._reads import (
     all_events,
-    events_of,
+    inline_events,
     query_events,
     selected,
     small_window,
@@ -169,7 +169,7 @@ class ReadsMixin(RuntimeCore):
         if where is None:  # caller code never runs on the loop
             small = small_window(view.snapshot, spec, reference)
             if small is not None:
-                return events_of(small, None, None)
+                return inline_events(small)
         return await off_loop(window_events, view.snapshot, spec, reference, where)
 
     async def windowed_metrics(

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from telemetry_actors import Runtime, emit
+from telemetry_actors import Last, Runtime, emit
 from telemetry_actors._actors import _ingest as ingest_module
 from telemetry_actors._actors._ingest import ingest
 from telemetry_actors._full_gc import (
@@ -25,6 +25,7 @@ from telemetry_actors._full_gc import (
     holders,
     release_young_collections,
 )
+from telemetry_actors._storage import _reads as reads_module
 from tests.conftest import FakeClock
 from tests.ingest_slots import ingest_state, llm_call, mailbox_slots
 
@@ -176,4 +177,42 @@ def test_a_bulk_run_leaves_no_young_collection_to_promote_its_objects(
         gc.callbacks.remove(callback)
     assert taken == 512
     assert len(state.store) == 512
+    assert started == []
+
+
+async def test_a_small_window_read_on_the_loop_starts_no_young_collection(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window of 1,500 events read on the loop builds about 6,000 containers:
+    young collections would scan and promote them while they are built (about
+    a sixth of the read). Only collections that start before the release count.
+    """
+    async with Runtime(clock=clock) as rt:
+        exp = await rt.start_experiment("window")
+        for i in range(1_500):
+            emit("req_llm.request.stop", {"duration": i}, {"tokens": {"prompt": i}})
+            clock.advance(100)
+        await rt.flush()
+        started: list[int] = []
+        released = False
+        release = reads_module.release_young_collections
+
+        def release_and_note() -> None:
+            nonlocal released
+            released = True
+            release()
+
+        def callback(phase: str, info: dict[str, Any]) -> None:
+            if phase == "start" and not released:
+                started.append(info["generation"])
+
+        monkeypatch.setattr(reads_module, "release_young_collections", release_and_note)
+        gc.collect()
+        gc.callbacks.append(callback)
+        try:
+            events = await rt.query_window(exp.id, Last(1, "seconds"))
+        finally:
+            gc.callbacks.remove(callback)
+    assert len(events) == 1_500
+    assert released
     assert started == []

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._event import Event
+from .._full_gc import hold_young_collections, release_young_collections
 from .._stats._metrics import MetricColumns
 from .._windows import Last, LastN, Range, Window
 from ._block import KIND_INSERTED, KIND_MASK, TOKENS_FLOAT
@@ -78,6 +79,22 @@ def window_events(
 #: 2 µs per event, so at most a few ms, less than the hand-off to a worker
 #: thread and back costs a small read (about 0.5 ms of a 2.5 ms Last(1 s)).
 INLINE_ROWS = 2_048
+
+
+def inline_events(merged: Merged) -> list[Event]:
+    """The events of a :func:`small_window`, read on the loop with young collections held.
+
+    Its few thousand new containers are then freed by reference counting
+    when the caller drops them, or scanned once by the next young collection
+    if kept; unheld, several young collections would scan and promote them
+    while they are built (0.83 of the time for 1,000 realistic events with
+    the collector off, side by side). Bounded by :data:`INLINE_ROWS`.
+    """
+    hold_young_collections()
+    try:
+        return events_of(merged, None, None)
+    finally:
+        release_young_collections()
 
 
 def small_window(snapshot: Snapshot, window: Window, now: int) -> Merged | None:
