@@ -7,16 +7,22 @@ freshly decoded dicts, so callers may change what they get.
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
 from .._enrichment import model_of, provider_of
-from .._event import Event
+from .._event import COPIED_FIELDS, Event
 from .._types import EventName
 from ._block import KIND_INSERTED, KIND_KEPT, KIND_MASK, KIND_MSGPACK, Block
 from ._fields import BULK_ROWS, copy_builtins, decode_fields, decode_run
 from ._inserted import inserted_event
+
+_first = itemgetter(0)
+_second = itemgetter(1)
+_get = dict.get
 
 #: ``success`` column codes -> Event.success.
 _OUTCOMES: dict[int, bool | None] = {-1: None, 0: False, 1: True}
@@ -47,7 +53,9 @@ def block_events(
     """The events of ``rows`` (a range or int array) of ``block``, in that order.
 
     O(rows), about 1-2 µs each: the columns are sliced and turned into lists
-    at C speed, then one Event is built per row. ``weight_override``
+    at C speed; a run of MessagePack rows is decoded in one call and its
+    Events built by C-level maps (:func:`_decoded_events`), other rows one
+    at a time. ``weight_override``
     replaces the sampling weight of every collected row (a reservoir's weight
     is the same for every kept event and changes as events arrive); inserted
     rows keep their own.
@@ -75,6 +83,9 @@ def block_events(
     run = None
     if len(index) >= BULK_ROWS and kinds.count(KIND_MSGPACK) == len(kinds):
         run = decode_run(block.blob, block.starts[index], block.lengths[index])
+    if run is not None:
+        columns = (ids, list(map(names.__getitem__, name_codes)), stamps)
+        return _decoded_events(columns, context, run, (latencies, costs, outcomes), weights)
     starts, lengths = block.starts[index].tolist(), block.lengths[index].tolist()
     view = memoryview(block.blob)
     experiment_id, experiment_name = context.experiment_id, context.experiment_name
@@ -132,6 +143,46 @@ def block_events(
 
 
 _NO_COPIES: tuple[None, None, None, None, None, None] = (None,) * 6
+
+
+def _decoded_events(
+    columns: tuple[list[str], list[EventName], list[int]],
+    context: Context,
+    run: list[Any],
+    derived: tuple[list[float | None], list[float | None], list[bool | None]],
+    weights: list[Any],
+) -> list[Event]:
+    """The Events of rows decoded in one run (MessagePack only), built by C-level maps.
+
+    ``columns`` holds the rows' ids, names and time stamps; ``derived``
+    their latency, cost and outcome. The fields copied from the metadata
+    are read with ``map(dict.get, …)``: decoded values are builtin, so no
+    caller code runs. The same Events as the loop in :func:`block_events`
+    (tests/test_materialize.py); 0.95 of its time for 1,000 realistic events.
+    """
+    size = len(run)
+    measurements: list[Any] = list(map(_first, run))
+    metadata: list[Any] = list(map(_second, run))
+    if None in measurements:
+        measurements = [{} if value is None else value for value in measurements]
+    if None in metadata:
+        metadata = [{} if value is None else value for value in metadata]
+    copied = [list(map(_get, metadata, repeat(key))) for key in COPIED_FIELDS]
+    for at, fallback in ((4, model_of), (5, provider_of)):  # model, provider
+        if None in copied[at]:
+            copied[at] = [
+                fallback(fields) if value is None else value
+                for value, fields in zip(copied[at], metadata, strict=True)
+            ]
+    context_columns = (
+        repeat(context.experiment_id, size),
+        repeat(context.experiment_name, size),
+        repeat(context.condition, size),
+        repeat(context.tags, size),
+    )
+    return list(
+        map(Event, *columns, *context_columns, measurements, metadata, *derived, *copied, weights)
+    )
 
 
 def _optional(column: np.ndarray[Any, Any]) -> list[float | None]:
