@@ -9,7 +9,9 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -140,6 +142,38 @@ def test_a_young_threshold_set_while_held_is_kept() -> None:
         gc.set_threshold(*before)
 
 
+@contextmanager
+def collections_before_release(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType
+) -> Iterator[list[int]]:
+    """The generations of the collections that start until ``module`` releases its young hold.
+
+    A collection may start at the first allocation after the release (the
+    objects made while held count towards it); only those before count.
+    Fails the block if the release never happened.
+    """
+    started: list[int] = []
+    released = False
+    release = module.release_young_collections
+
+    def release_and_note() -> None:
+        nonlocal released
+        released = True
+        release()
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and not released:
+            started.append(info["generation"])
+
+    monkeypatch.setattr(module, "release_young_collections", release_and_note)
+    gc.callbacks.append(callback)
+    try:
+        yield started
+    finally:
+        gc.callbacks.remove(callback)
+    assert released
+
+
 def test_a_bulk_run_leaves_no_young_collection_to_promote_its_objects(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -156,25 +190,8 @@ def test_a_bulk_run_leaves_no_young_collection_to_promote_its_objects(
     for _, _, metadata, _ in events:
         metadata["sample_id"] = "changed"  # after emit: every row is decoded
     state.mailbox.queue.extend(slots)
-    started: list[int] = []
-    released = False
-    release = ingest_module.release_young_collections
-
-    def release_and_note() -> None:
-        nonlocal released
-        released = True
-        release()
-
-    def callback(phase: str, info: dict[str, Any]) -> None:
-        if phase == "start" and not released:
-            started.append(info["generation"])
-
-    monkeypatch.setattr(ingest_module, "release_young_collections", release_and_note)
-    gc.callbacks.append(callback)
-    try:
+    with collections_before_release(monkeypatch, ingest_module) as started:
         taken, _ = ingest(state, state.mailbox.queue, 512)
-    finally:
-        gc.callbacks.remove(callback)
     assert taken == 512
     assert len(state.store) == 512
     assert started == []
@@ -193,26 +210,8 @@ async def test_a_small_window_read_on_the_loop_starts_no_young_collection(
             emit("req_llm.request.stop", {"duration": i}, {"tokens": {"prompt": i}})
             clock.advance(100)
         await rt.flush()
-        started: list[int] = []
-        released = False
-        release = reads_module.release_young_collections
-
-        def release_and_note() -> None:
-            nonlocal released
-            released = True
-            release()
-
-        def callback(phase: str, info: dict[str, Any]) -> None:
-            if phase == "start" and not released:
-                started.append(info["generation"])
-
-        monkeypatch.setattr(reads_module, "release_young_collections", release_and_note)
         gc.collect()
-        gc.callbacks.append(callback)
-        try:
+        with collections_before_release(monkeypatch, reads_module) as started:
             events = await rt.query_window(exp.id, Last(1, "seconds"))
-        finally:
-            gc.callbacks.remove(callback)
     assert len(events) == 1_500
-    assert released
     assert started == []
