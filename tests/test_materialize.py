@@ -23,21 +23,30 @@ NAMES = (("req_llm", "request", "stop"), ("agent", "step"))
 CONTEXT = Context("e1", "materialize", "baseline", ("a", "b"))
 
 _values = st.none() | st.integers(-5, 5) | st.text(max_size=4) | st.floats(allow_nan=False)
-_metadata = st.none() | st.fixed_dictionaries(
-    {},
-    optional={
-        "model": st.none() | st.sampled_from(["gpt-4", "claude"]),
-        "provider": st.none() | st.just("openai"),
-        "gen_ai.request.model": st.just("gemini"),
-        "gen_ai.system": st.just("google"),
-        "session_id": _values,
-        "user_id": _values,
-        "sample_id": _values,
-        "cohort": _values,
-        "tokens": st.fixed_dictionaries({"prompt": st.integers(0, 99)}),
-    },
+_not_a_map = st.lists(st.integers(0, 3), max_size=2)
+_metadata = (
+    st.none()
+    | _not_a_map
+    | st.fixed_dictionaries(
+        {},
+        optional={
+            "model": st.none() | st.sampled_from(["gpt-4", "claude"]),
+            "provider": st.none() | st.just("openai"),
+            "gen_ai.request.model": st.just("gemini"),
+            "gen_ai.system": st.just("google"),
+            "session_id": _values,
+            "user_id": _values,
+            "sample_id": _values,
+            "cohort": _values,
+            "tokens": st.fixed_dictionaries({"prompt": st.integers(0, 99)}),
+        },
+    )
 )
-_measurements = st.none() | st.fixed_dictionaries({}, optional={"duration": st.integers(0, 10**9)})
+_measurements = (
+    st.none()
+    | _not_a_map
+    | st.fixed_dictionaries({}, optional={"duration": st.integers(0, 10**9)})
+)
 _row = st.tuples(
     _measurements,
     _metadata,

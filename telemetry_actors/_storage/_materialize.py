@@ -167,13 +167,17 @@ def _decoded_events(
         measurements = [{} if value is None else value for value in measurements]
     if None in metadata:
         metadata = [{} if value is None else value for value in metadata]
-    copied = [list(map(_get, metadata, repeat(key))) for key in COPIED_FIELDS]
-    for at, fallback in ((4, model_of), (5, provider_of)):  # model, provider
-        if None in copied[at]:
-            copied[at] = [
-                fallback(fields) if value is None else value
-                for value, fields in zip(copied[at], metadata, strict=True)
-            ]
+    if set(map(type, metadata)) == {dict}:
+        copied = [list(map(_get, metadata, repeat(key))) for key in COPIED_FIELDS]
+        for at, fallback in ((4, model_of), (5, provider_of)):  # model, provider
+            if None in copied[at]:
+                copied[at] = [
+                    fallback(fields) if value is None else value
+                    for value, fields in zip(copied[at], metadata, strict=True)
+                ]
+    else:  # a payload whose metadata is no map (written by hand into an archive, say)
+        rows = [_copied(fields) if type(fields) is dict else _NO_COPIES for fields in metadata]
+        copied = [list(column) for column in zip(*rows, strict=True)]
     context_columns = (
         repeat(context.experiment_id, size),
         repeat(context.experiment_name, size),
