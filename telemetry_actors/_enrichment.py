@@ -149,6 +149,16 @@ def token_counts(metadata: Mapping[str, Any]) -> Tokens | None:
     return prompt, completion, total if total is not None else prompt + completion
 
 
+def text_of(value: str) -> str:
+    """A str subclass's text as a plain str (a str enum reads as its value's text).
+
+    ``str.__str__`` copies the text without running any code of the subclass,
+    so a model or status given as a str enum is priced and judged as the
+    same str would be, and a database stores it as that text. O(len).
+    """
+    return str.__str__(value)
+
+
 def cost_usd(
     measurements: Mapping[str, Any],
     metadata: Mapping[str, Any],
@@ -168,9 +178,7 @@ def cost_usd(
     if isinstance(model, str) and ("tokens" in metadata or _genai_usage(metadata) is not None):
         if tokens is None:
             return None
-        # A str enum or other str subclass is priced by its text: str.__str__
-        # copies the text without running the subclass's own code.
-        input_rate, output_rate = pricing.get(str.__str__(model), UNKNOWN_MODEL_RATES)
+        input_rate, output_rate = pricing.get(text_of(model), UNKNOWN_MODEL_RATES)
         return finite_number((tokens[0] * input_rate + tokens[1] * output_rate) / 1_000_000)
     cost = measurements.get("cost", _MISSING)
     if cost is not _MISSING:
@@ -184,7 +192,7 @@ def success(measurements: Mapping[str, Any], metadata: Mapping[str, Any]) -> boo
         return False
     status = measurements.get("status")
     if isinstance(status, str):
-        status = str.__str__(status)  # a str enum reads as its text (see cost_usd)
+        status = text_of(status)
         if status == "ok":
             return True
         if status == "error":
@@ -263,7 +271,7 @@ def derive(
         else:
             status = measurements.get("status")
             if type(status) is not str and isinstance(status, str):
-                status = str.__str__(status)  # a str enum reads as its text (see cost_usd)
+                status = text_of(status)
             if status == "ok" and type(status) is str:
                 outcome = True
             elif status == "error" and type(status) is str:

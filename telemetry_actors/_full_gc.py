@@ -71,12 +71,13 @@ _young_saved = 0
 def hold_young_collections() -> None:
     """No young collection starts until :func:`release_young_collections`.
 
-    For the actor's bulk ingest: a run that has to decode builds a few
-    thousand short-lived containers at once; a young collection in the middle would find them
-    alive and promote them, and promotions are what trigger full
-    collections (50-200 ms over a large heap, on the event loop). Held, the
-    run's objects are freed by reference counting before any collection
-    sees them. Reentrant and thread-safe; cost: a lock and one
+    For the actor's bulk ingest and small reads on the loop
+    (``_storage._reads.inline_events``): a run that has to decode, or a
+    window's Events, build a few thousand containers at once; a young
+    collection in the middle would find them alive and promote them, and
+    promotions trigger full collections (50-200 ms over a large heap, on the
+    event loop). Held, short-lived objects are freed by reference counting
+    before any collection sees them. Reentrant and thread-safe; cost: a lock and one
     ``gc.set_threshold`` per call. Always pair with the release.
     """
     global _young_holders, _young_saved

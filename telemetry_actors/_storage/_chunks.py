@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._enrichment import text_of
 from .._event import Event
 from .._io._plain import safe_str
 from ._block import COLUMNS, DTYPES, KIND_INSERTED, KIND_KEPT, KIND_MASK, Block
@@ -56,8 +57,8 @@ def _builtin(value: Any) -> Any:
         return bytearray(value)
     if isinstance(value, dict):  # OrderedDict, Counter…: the items, as the dict they equal
         return {_builtin(key): _builtin(item) for key, item in dict.items(value)}
-    if isinstance(value, str):  # a str enum: its text (str.__str__ runs no code of its)
-        return str.__str__(value)
+    if isinstance(value, str):  # a str enum: its text
+        return text_of(value)
     return safe_str(value)
 
 
